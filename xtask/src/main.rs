@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         "ci" => ci::run_ci(),
         "test" => ci::test(rest),
         "peers" => peers::install().map(|_| ()),
-        "demo" => demo::run(rest),
+        "demo" => demo::demo(rest),
         "bench" => bench::run_benches(rest),
         "help" | "--help" | "-h" => {
             eprintln!("usage: cargo xtask <ci | test [ARGS] | peers | demo [--headless] | bench>");

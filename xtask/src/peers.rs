@@ -22,7 +22,8 @@ pub(crate) struct Peers {
 
 const APT_HINT: &str = "install the Debian packages with: apt-get install -y chromium chromium-driver gnome-keyring dbus dbus-x11 libsecret-tools (or run .ci/run)";
 
-pub(crate) fn install() -> Result<Peers> {
+/// Installs the npm packages of `tests/peers` when they are missing or older than the lock.
+pub(crate) fn install_npm() -> Result {
     let peers_dir = root().join("tests").join("peers");
     if peers_dir.join("package.json").is_file() {
         let installed = peers_dir.join("node_modules").join(".package-lock.json");
@@ -42,6 +43,12 @@ pub(crate) fn install() -> Result<Peers> {
             .current_dir(&peers_dir))?;
         }
     }
+    Ok(())
+}
+
+/// Installs the npm peers and checks for the Debian ones.
+pub(crate) fn install() -> Result<Peers> {
+    install_npm()?;
     let chromium = ["chromium", "chromium-browser"]
         .iter()
         .find(|p| have(p))
