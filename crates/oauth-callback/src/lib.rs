@@ -18,8 +18,9 @@
 //!
 //! This crate deliberately does not open the browser, build the authorization URL, redeem the
 //! code or know anything about token storage. It runs on the caller's tokio runtime, including a
-//! `current_thread` one; it binds no socket option that lets another process share the port
-//! (no `SO_REUSEADDR`, no `SO_REUSEPORT`). On Windows `SO_EXCLUSIVEADDRUSE` is not set.
+//! `current_thread` one. It sets no socket option that lets another socket share the port: no
+//! `SO_REUSEPORT`, and `SO_REUSEADDR` only on Unix, where it merely allows rebinding over
+//! `TIME_WAIT` connections of an earlier login. On Windows `SO_EXCLUSIVEADDRUSE` is not set.
 //!
 //! ```
 //! use std::sync::Arc;

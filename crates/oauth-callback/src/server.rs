@@ -35,7 +35,7 @@ use crate::respond::{Expectation, Verdict, respond};
 pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long a connection may take to send its request head before it is closed.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The longest any one connection may stay open.
 pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(30);
@@ -137,7 +137,7 @@ impl fmt::Debug for CallbackServer {
 }
 
 impl CallbackServer {
-    /// Binds the listener now, on loopback only and without `SO_REUSEADDR`/`SO_REUSEPORT`.
+    /// Binds the listener now, on loopback only and without `SO_REUSEPORT`.
     ///
     /// Must be called inside a tokio runtime (any flavour).
     #[allow(
@@ -305,12 +305,6 @@ async fn serve_connection(
         let host = request.headers().get(HOST).map(HeaderValue::as_bytes);
         let verdict = respond(&expect, request.method(), request.uri(), host);
         let label = verdict.label();
-        tracing::debug!(
-            method = %request.method(),
-            path = %sanitize_for_terminal(request.uri().path(), 80),
-            outcome = label,
-            "answered a request"
-        );
         let page = match verdict {
             Verdict::Ignore(page) => page,
             Verdict::Complete(page, result) => {
@@ -325,6 +319,13 @@ async fn serve_connection(
                 page
             }
         };
+        tracing::debug!(
+            method = %request.method(),
+            path = %sanitize_for_terminal(request.uri().path(), 80),
+            status = page.status.as_u16(),
+            outcome = label,
+            "answered a request"
+        );
         std::future::ready(Ok::<_, Infallible>(page.into_response()))
     });
     let mut builder = http1::Builder::new();
@@ -355,14 +356,21 @@ async fn accept_any(listeners: &[TcpListener]) -> io::Result<TcpStream> {
     .await
 }
 
-/// A listening socket on `addr`. Deliberately without `SO_REUSEADDR` and `SO_REUSEPORT`
-/// (RFC 8252 §8.3 and Appendix B): no other socket can share the port.
+/// A listening socket on `addr`, never with `SO_REUSEPORT` (RFC 8252 §8.3, Appendix B): no
+/// other socket can share the port.
+///
+/// On Unix `SO_REUSEADDR` is set, as `std` and `mio` do: there it only lets the port be bound
+/// again while connections of an earlier listener linger in `TIME_WAIT` (so a second login on
+/// the same `--port` right after the first works); it never lets two sockets listen on one
+/// port, which the tests prove. On Windows it would allow exactly that, so it is not set there.
 fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(BACKLOG)
 }
@@ -426,4 +434,58 @@ fn bind_preferred(
     bind_ephemeral(host).context(BindEphemeralSnafu {
         host: host.as_url_host(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection that never ends, and a receiver that errors once it is dropped.
+    fn connection() -> (
+        impl Future<Output = ()> + Send + 'static,
+        oneshot::Receiver<()>,
+    ) {
+        let (alive, dropped) = oneshot::channel::<()>();
+        (
+            async move {
+                let _alive = alive;
+                std::future::pending::<()>().await;
+            },
+            dropped,
+        )
+    }
+
+    #[tokio::test]
+    async fn at_the_limit_the_oldest_connection_is_closed() {
+        let mut connections = Connections::default();
+        let (first, mut first_dropped) = connection();
+        let (second, mut second_dropped) = connection();
+        connections.spawn(first);
+        connections.spawn(second);
+        for _ in 2..MAX_CONNECTIONS {
+            connections.spawn(std::future::pending());
+        }
+        tokio::task::yield_now().await;
+        assert!(
+            first_dropped
+                .try_recv()
+                .is_err_and(|e| e == oneshot::error::TryRecvError::Empty)
+        );
+
+        let (newest, mut newest_dropped) = connection();
+        connections.spawn(newest);
+        let closed = tokio::time::timeout(Duration::from_secs(5), &mut first_dropped).await;
+        assert!(matches!(closed, Ok(Err(_))), "the oldest was closed");
+        tokio::task::yield_now().await;
+        assert_eq!(
+            second_dropped.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        );
+        assert_eq!(
+            newest_dropped.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        );
+        while connections.set.try_join_next().is_some() {}
+        assert_eq!(connections.set.len(), MAX_CONNECTIONS);
+    }
 }
