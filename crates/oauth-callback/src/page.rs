@@ -36,11 +36,17 @@ impl Page {
         )
     }
 
-    pub(crate) fn cancelled() -> Self {
+    /// A declined login; `description` is the server's plain text (escaped here).
+    pub(crate) fn cancelled(description: Option<&str>) -> Self {
+        let said = description
+            .map(|d| format!(" The server said: {}", escape(d)))
+            .unwrap_or_default();
         Self::new(
             StatusCode::OK,
             "Login cancelled",
-            "The authorization was declined. You can close this tab; the terminal shows what to do next.",
+            format!(
+                "The authorization was declined.{said} You can close this tab; the terminal shows what to do next."
+            ),
         )
     }
 
@@ -178,13 +184,19 @@ mod tests {
         let html = Page::failed("<img src=x onerror=alert(1)>").html();
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        let html = Page::cancelled(Some("<b>no</b>")).html();
+        assert!(
+            html.contains("&lt;b&gt;no&lt;/b&gt;") && !html.contains("<b>"),
+            "{html}"
+        );
     }
 
     #[test]
     fn pages_are_self_contained_and_never_redirect() {
         for page in [
             Page::success(),
-            Page::cancelled(),
+            Page::cancelled(Some("<b>no</b>")),
+            Page::cancelled(None),
             Page::failed("x"),
             Page::wrong_state(),
             Page::already_done(),

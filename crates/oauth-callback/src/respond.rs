@@ -116,9 +116,10 @@ pub(crate) fn respond(
     }
     match check(expect, params) {
         Ok(response) => Verdict::Complete(Page::success(), Ok(response)),
-        Err(err @ CallbackError::Cancelled { .. }) => {
-            Verdict::Complete(Page::cancelled(), Err(err))
-        }
+        Err(CallbackError::Cancelled { description }) => Verdict::Complete(
+            Page::cancelled(description.as_deref()),
+            Err(CallbackError::Cancelled { description }),
+        ),
         Err(err) => Verdict::Complete(Page::failed(&err.to_string()), Err(err)),
     }
 }

@@ -63,6 +63,11 @@ async fn access_denied_is_auth_cancelled() {
     .await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Login cancelled"), "{}", page.body);
+    assert!(
+        page.body.contains("The user denied access"),
+        "{}",
+        page.body
+    );
     let err = running.result().await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::AuthCancelled);
     assert!(err.to_string().contains("The user denied access"), "{err}");
