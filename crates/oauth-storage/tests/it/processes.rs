@@ -223,10 +223,15 @@ fn in_mount_namespace(setup: &str, inner: &std::process::Command) -> Option<Vec<
         .args(["-m", "true"])
         .stderr(Stdio::null())
         .status();
-    if !is_root() || !probe.is_ok_and(|s| s.success()) {
+    if !is_root() {
+        println!("skipped: mount-namespace fault tests need root");
+        return None;
+    }
+    if !probe.is_ok_and(|s| s.success()) {
+        // CI runs as root on machines where this works: not being able to is a failure there.
         assert!(
             !peers_required(),
-            "CH_TEST_PEERS=1 but `unshare -m` is not available as root"
+            "CH_TEST_PEERS=1 but `unshare -m` fails as root"
         );
         println!("skipped: mount-namespace fault tests need root and unshare -m");
         return None;
