@@ -13,6 +13,8 @@
 //   CH_TEST_ISSUER_PATH       mount the provider under this path (e.g. /tenant1), so the
 //                             issuer has a path and discovery needs path insertion
 //   CH_TEST_PORT              listen on this port instead of an ephemeral one
+//   CH_TEST_DEVICE_CODE_TTL   device-code lifetime in seconds (the device authorization
+//                             response's expires_in; default 600), short for expiry tests
 //
 // Clients (RFC 8252 native apps, loopback redirects on any port):
 //   ch-test               public client, token_endpoint_auth_method none
@@ -52,6 +54,7 @@ if (ISSUER_PATH && !/^\/[A-Za-z0-9._~\/-]+$/.test(ISSUER_PATH)) {
   process.exit(2);
 }
 const PORT = seconds('CH_TEST_PORT', 0);
+const DEVICE_CODE_TTL = seconds('CH_TEST_DEVICE_CODE_TTL', 600);
 
 const LOOPBACK_REDIRECTS = [
   'http://127.0.0.1/callback',
@@ -141,7 +144,7 @@ const provider = new Provider(issuer, {
       ctx?.oidc?.params?.grant_type === 'refresh_token' ? AT_TTL_REFRESHED : AT_TTL,
     RefreshToken: () => 14 * 24 * 60 * 60,
     AuthorizationCode: () => 60,
-    DeviceCode: () => 600,
+    DeviceCode: () => DEVICE_CODE_TTL,
     Grant: () => 14 * 24 * 60 * 60,
     Interaction: () => 3600,
     Session: () => 14 * 24 * 60 * 60,
