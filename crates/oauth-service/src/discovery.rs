@@ -16,6 +16,8 @@ pub(crate) struct Metadata {
     pub(crate) revocation_endpoint: Option<Endpoint>,
     pub(crate) device_authorization_endpoint: Option<Endpoint>,
     pub(crate) iss_parameter_supported: bool,
+    /// RFC 7591 dynamic client registration, when offered (MCP login by URL uses it).
+    pub(crate) registration_endpoint: Option<Endpoint>,
     /// The confidential-client method to use, from `token_endpoint_auth_methods_supported`.
     pub(crate) client_auth: ClientAuth,
 }
@@ -31,6 +33,7 @@ struct Raw {
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    registration_endpoint: Option<String>,
 }
 
 /// The metadata URLs for `issuer`, in the order the MCP specification (2025-11-25) requires:
@@ -83,6 +86,10 @@ pub(crate) async fn discover(http: &Http, issuer: &str) -> Result<Metadata> {
             tried.push(format!("{shown} ({})", response.describe()));
             continue;
         }
+        if let Err((reason, _)) = crate::mcp::resource_metadata::check_json_document(&response) {
+            tried.push(format!("{shown} ({reason})"));
+            continue;
+        }
         let Ok(raw) = serde_json::from_slice::<Raw>(&response.body) else {
             tried.push(format!("{shown} (not a JSON metadata document)"));
             continue;
@@ -94,7 +101,7 @@ pub(crate) async fn discover(http: &Http, issuer: &str) -> Result<Metadata> {
             }
             Err(reason) => {
                 tracing::warn!(url = %shown, %reason, "authorization server metadata refused");
-                refusal = Some(reason);
+                refusal = Some(format!("{reason} (in {shown})"));
                 tried.push(format!("{shown} (refused)"));
             }
         }
@@ -171,6 +178,7 @@ fn validate(issuer: &str, raw: Raw) -> std::result::Result<Metadata, String> {
             raw.device_authorization_endpoint,
         ),
         iss_parameter_supported: raw.authorization_response_iss_parameter_supported,
+        registration_endpoint: optional("registration_endpoint", raw.registration_endpoint),
         client_auth,
     })
 }
@@ -223,6 +231,7 @@ mod tests {
                 .map(|m| m.into_iter().map(str::to_owned).collect()),
             authorization_response_iss_parameter_supported: true,
             token_endpoint_auth_methods_supported: None,
+            registration_endpoint: None,
         }
     }
 

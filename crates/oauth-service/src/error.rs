@@ -213,6 +213,12 @@ pub enum Error {
         /// Why.
         source: oauth_pkce::PkceError,
     },
+    /// MCP discovery or client registration failed (login by URL).
+    #[snafu(display("{source}"))]
+    Mcp {
+        /// Why.
+        source: crate::mcp::McpError,
+    },
 }
 
 fn setup_hint(url: Option<&str>) -> String {
@@ -253,6 +259,7 @@ impl Error {
             Error::Browser { source } => source.code(),
             Error::Store { source } => source.code(),
             Error::StoreTask { .. } => ErrorCode::StorageError,
+            Error::Mcp { source } => source.code(),
         }
     }
 }

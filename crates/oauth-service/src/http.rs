@@ -65,7 +65,7 @@ impl Http {
         }
     }
 
-    fn client(&self) -> Result<&reqwest::Client> {
+    pub(crate) fn client(&self) -> Result<&reqwest::Client> {
         if let Some(c) = self.client.get() {
             return Ok(c);
         }
@@ -123,7 +123,7 @@ impl Http {
         self.send(what, url, request).await
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         what: &'static str,
         url: &Endpoint,
@@ -183,7 +183,7 @@ pub(crate) fn url_for_humans(url: &Endpoint) -> String {
 
 /// A reqwest error's chain of causes, without the URL (reqwest puts the full URL, query
 /// included, into its messages).
-fn reason(e: &reqwest::Error) -> String {
+pub(crate) fn reason(e: &reqwest::Error) -> String {
     let mut parts = Vec::new();
     if e.is_timeout() {
         parts.push("timed out".to_owned());

@@ -59,6 +59,7 @@ mod discovery;
 mod error;
 mod http;
 mod listener;
+mod mcp;
 mod providers;
 mod service;
 
@@ -67,6 +68,7 @@ pub use listener::{
     AuthorizationResponse, BoxFuture, CallbackListener, CallbackRequest, ListenerError,
     PendingCallback,
 };
+pub use mcp::{BearerChallenge, McpAuthOptions, McpError, parse_bearer_challenge};
 pub use providers::{ProviderInfo, ProviderSource};
 pub use service::{
     AuthOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOGIN_TIMEOUT, DEFAULT_TOTAL_TIMEOUT,

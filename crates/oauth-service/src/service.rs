@@ -279,6 +279,7 @@ impl OAuthServiceBuilder {
         if let Some(path) = &config_path {
             config::merge_file(path, &mut providers)?;
         }
+        crate::mcp::merge_discovered(config_path.as_deref(), &mut providers);
         for (provider, client_id) in self.extra {
             provider.validate().map_err(|e| Error::NotConfigured {
                 what: e.to_string(),
@@ -488,6 +489,17 @@ impl OAuthService {
     #[instrument(skip_all, fields(provider = %name))]
     pub async fn authenticate(&self, name: &str, options: AuthOptions) -> Result<LoginOutcome> {
         let (name, entry) = self.lookup(name)?;
+        self.authenticate_entry(name, entry, options).await
+    }
+
+    /// [`authenticate`](Self::authenticate) with a provider that need not be registered
+    /// (MCP login by URL passes the one it discovered).
+    pub(crate) async fn authenticate_entry(
+        &self,
+        name: ProviderName,
+        entry: Entry,
+        options: AuthOptions,
+    ) -> Result<LoginOutcome> {
         let client_id = self.client_id(&entry, options.client_id.as_deref(), None)?;
         let client_secret = self.client_secret(&entry, options.client_secret.clone());
         let listener = self
@@ -681,7 +693,7 @@ impl OAuthService {
         }
     }
 
-    fn env_nonempty(&self, var: &str) -> Option<String> {
+    pub(crate) fn env_nonempty(&self, var: &str) -> Option<String> {
         (self.inner.env)(var).filter(|v| !v.trim().is_empty())
     }
 
@@ -781,6 +793,25 @@ impl OAuthService {
 
     fn cached_metadata(&self, name: &ProviderName) -> Option<Arc<Metadata>> {
         self.inner.metadata.lock().ok()?.get(name).cloned()
+    }
+
+    // ---- for crate::mcp (login by URL) ----
+
+    pub(crate) fn http(&self) -> &Http {
+        &self.inner.http
+    }
+
+    /// The state directory (the directory of `config.toml`), when the service has one.
+    pub(crate) fn ch_home(&self) -> Option<&std::path::Path> {
+        self.inner.config_path.as_deref()?.parent()
+    }
+
+    pub(crate) fn entry(&self, name: &ProviderName) -> Option<&Entry> {
+        self.inner.providers.get(name)
+    }
+
+    pub(crate) fn now(&self) -> std::time::SystemTime {
+        self.inner.clock.now()
     }
 
     /// The refresh grant under the provider's cross-process lock.

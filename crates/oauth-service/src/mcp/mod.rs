@@ -1,0 +1,467 @@
+//! Zero-configuration login to an MCP server by its URL (MCP authorization 2025-11-25).
+//!
+//! [`OAuthService::authenticate_url`] turns a URL into an ordinary provider:
+//!
+//! 1. **Probe** the URL without credentials: an MCP `initialize` POST, then a GET. A 401's
+//!    `WWW-Authenticate: Bearer resource_metadata="…", scope="…"` says where the protected
+//!    resource metadata is (RFC 9728 §5.1).
+//! 2. **Protected resource metadata** from that pointer, or else from
+//!    `/.well-known/oauth-protected-resource/<path>` then `/.well-known/oauth-protected-resource`
+//!    on the origin. Its `resource` must name the URL it describes (RFC 9728 §3.3; the rule is in
+//!    [`resource_metadata`]) and it must list `authorization_servers`; the first usable one wins.
+//! 3. **Authorization-server metadata** (RFC 8414 / OpenID Discovery in the MCP order; the
+//!    `issuer` must be identical, S256 must be advertised), through the service's discovery.
+//! 4. **Client identity**: `--client-id` > `{NAME}_CLIENT_ID` > the registration stored for
+//!    that issuer > dynamic client registration (RFC 7591), stored per issuer under
+//!    `$CH_HOME/registrations/`. (A `[providers.NAME]` section in `config.toml` is a complete
+//!    provider of its own, so its name cannot be reused for a discovered one.)
+//! 5. **Login** through the service's authorization-code + PKCE flow with `resource` (RFC 8707)
+//!    on the authorization, token and every refresh request and the RFC 9207 `iss` check; then
+//!    the provider is saved under `$CH_HOME/discovered/NAME.json`.
+//!
+//! Every fetch goes through the service's HTTP client: connect and total timeouts, a 256 KB
+//! cap, no redirects followed; documents must be JSON. Only https URLs, or http on loopback,
+//! are ever fetched ([`Endpoint`]).
+
+mod persist;
+pub(crate) mod registration;
+pub(crate) mod resource_metadata;
+mod www_authenticate;
+
+use std::path::PathBuf;
+
+use oauth_primitives::{
+    Endpoint, ErrorCode, ProviderName, ServerError, Url, sanitize_for_terminal, unix_seconds,
+};
+use snafu::Snafu;
+use tracing::{debug, info, instrument, warn};
+
+pub(crate) use persist::merge_discovered;
+pub use www_authenticate::{BearerChallenge, parse_bearer_challenge};
+
+use crate::discovery::{self, Metadata};
+use crate::error::{Error, Result};
+use crate::providers::ProviderSource;
+use crate::service::{AuthOptions, LoginOutcome, OAuthService};
+use persist::DiscoveredFile;
+use registration::Registration;
+use resource_metadata::ResourceMetadata;
+
+/// Options of one [`OAuthService::authenticate_url`] call.
+#[derive(Debug, Clone, Default)]
+pub struct McpAuthOptions {
+    /// The browser-login options. `client_id` skips registration; `scopes` are added to the
+    /// scopes the server asks for (the union is requested, for step-up).
+    pub auth: AuthOptions,
+    /// The provider name to store the login under (default: made from the URL's host with
+    /// [`ProviderName::from_host`]).
+    pub name: Option<String>,
+}
+
+/// Why MCP discovery or registration failed. Reached through [`Error::Mcp`].
+#[derive(Debug, Snafu)]
+#[snafu(visibility(pub(crate)))]
+#[non_exhaustive]
+pub enum McpError {
+    /// The URL given is not a usable MCP server URL.
+    #[snafu(display("{url} is not a usable MCP server URL: {reason}"))]
+    BadServerUrl {
+        /// The URL, made safe to print.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// No provider name could be made from the host.
+    #[snafu(display(
+        "no provider name can be made from the host of {url}; choose one with --name"
+    ))]
+    NoName {
+        /// The URL.
+        url: String,
+    },
+    /// The name is taken by a built-in or configured provider.
+    #[snafu(display(
+        "the name {name} belongs to a {kind} provider; choose another name with --name"
+    ))]
+    NameTaken {
+        /// The name.
+        name: ProviderName,
+        /// The other provider's source.
+        kind: ProviderSource,
+    },
+    /// Neither a `WWW-Authenticate` pointer nor a well-known document was found.
+    #[snafu(display("{url} does not say where to log in: {reason}; tried {tried}"))]
+    NoResourceMetadata {
+        /// The MCP server URL.
+        url: String,
+        /// What the probe saw.
+        reason: String,
+        /// The documents tried.
+        tried: String,
+    },
+    /// A protected resource metadata document is unusable.
+    #[snafu(display("the protected resource metadata {document} is unusable: {reason}"))]
+    ResourceMetadata {
+        /// The document URL.
+        document: String,
+        /// What is wrong, naming the rule.
+        reason: String,
+        /// The code.
+        code: ErrorCode,
+    },
+    /// The authorization server refused to register ch.
+    #[snafu(display(
+        "the authorization server {issuer} refused to register ch as a client ({error}); register a client there yourself and pass --client-id"
+    ))]
+    RegistrationRefused {
+        /// The issuer.
+        issuer: String,
+        /// The OAuth error, sanitised.
+        error: ServerError,
+    },
+    /// The registration endpoint answered something unusable.
+    #[snafu(display(
+        "the client registration endpoint {url} answered {detail}; register a client yourself and pass --client-id"
+    ))]
+    BadRegistration {
+        /// The endpoint.
+        url: String,
+        /// What came back (never a secret).
+        detail: String,
+        /// The code.
+        code: ErrorCode,
+    },
+    /// No client id and no way to register one.
+    #[snafu(display(
+        "the authorization server {issuer} offers no dynamic client registration: register a client there and pass --client-id or set {var}"
+    ))]
+    NoRegistration {
+        /// The issuer.
+        issuer: String,
+        /// The environment variable that would supply a client id.
+        var: String,
+    },
+    /// Discovery needs a state directory.
+    #[snafu(display(
+        "login by URL needs a state directory to keep the discovered provider: build the service with .ch_home(...)"
+    ))]
+    NoChHome,
+    /// A file under `$CH_HOME` could not be written.
+    #[snafu(display("could not write {}: {source}", path.display()))]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl McpError {
+    /// The error code.
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            McpError::BadServerUrl { .. }
+            | McpError::NoName { .. }
+            | McpError::NameTaken { .. }
+            | McpError::RegistrationRefused { .. }
+            | McpError::NoRegistration { .. }
+            | McpError::NoChHome => ErrorCode::ConfigMissing,
+            McpError::NoResourceMetadata { .. } => ErrorCode::InvalidResponse,
+            McpError::ResourceMetadata { code, .. } | McpError::BadRegistration { code, .. } => {
+                *code
+            }
+            McpError::Write { .. } => ErrorCode::StorageError,
+        }
+    }
+}
+
+impl From<McpError> for Error {
+    fn from(source: McpError) -> Self {
+        Error::Mcp { source }
+    }
+}
+
+/// The scopes to ask for: the challenge's, else the metadata's `scopes_supported`, then the
+/// caller's added (union, in order, each once).
+fn choose_scopes(challenge: Option<&str>, prm: &ResourceMetadata, extra: &[String]) -> Vec<String> {
+    let base: Vec<&str> = match challenge.filter(|s| !s.trim().is_empty()) {
+        Some(s) => s.split_whitespace().collect(),
+        None => prm.scopes_supported.iter().map(String::as_str).collect(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for s in base
+        .into_iter()
+        .chain(extra.iter().flat_map(|s| s.split_whitespace()))
+    {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    }
+    out
+}
+
+impl OAuthService {
+    /// Logs in to the MCP server at `server_url` with nothing configured: discovers its
+    /// authorization server (RFC 9728, RFC 8414 / OpenID Discovery), registers ch as a client
+    /// when no client id is given (RFC 7591, remembered per authorization server), runs the
+    /// browser login with `resource` = the server's canonical URI (RFC 8707), and saves the
+    /// result as a provider with source [`ProviderSource::Discovered`].
+    ///
+    /// The provider is named `options.name` or after the URL's host (`mcp.example.com` ->
+    /// `mcp-example-com`). It is saved under `$CH_HOME/discovered/NAME.json`, so services
+    /// built later (the next `ch` command) list it and serve `token`, `refresh`, `status` and
+    /// `logout` for it without any discovery. This service value keeps its provider list; use
+    /// a new one for those calls.
+    #[instrument(skip_all, fields(server = %sanitize_for_terminal(server_url, 200)))]
+    pub async fn authenticate_url(
+        &self,
+        server_url: &str,
+        options: McpAuthOptions,
+    ) -> Result<LoginOutcome> {
+        let ch_home = self.ch_home().ok_or(McpError::NoChHome)?.to_owned();
+        let server = parse_server_url(server_url)?;
+        let name = self.name_for(&server, options.name.as_deref())?;
+
+        // 1-2. Probe, then protected resource metadata.
+        let probe = resource_metadata::probe(self.http(), &server).await?;
+        let challenge_scope = probe.challenge.as_ref().and_then(|c| c.scope.clone());
+        let prm = self.resource_metadata(&server, &probe).await?;
+        info!(document = %prm.document, "protected resource metadata found");
+
+        // 3. The first usable authorization server.
+        let metadata = self.authorization_server(&prm).await?;
+        let issuer = metadata.issuer.clone();
+
+        // 4. Client identity.
+        let var = format!("{}_CLIENT_ID", name.env_stem());
+        let explicit = options
+            .auth
+            .client_id
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| self.env_nonempty(&var));
+        let (client_id, registration) = if let Some(id) = explicit {
+            (id, None)
+        } else {
+            let r = self.registration(&ch_home, &metadata, &var).await?;
+            (r.client_id.clone(), Some(r))
+        };
+
+        // 5. Login with the discovered provider.
+        let scopes = choose_scopes(challenge_scope.as_deref(), &prm, &options.auth.scopes);
+        let client_auth = registration
+            .as_ref()
+            .filter(|r| r.client_secret.is_some())
+            .map(|r| r.token_endpoint_auth_method.clone());
+        let file = DiscoveredFile {
+            version: 1,
+            name: name.clone(),
+            display_name: server.url().host_str().unwrap_or_default().to_owned(),
+            server_url: resource_metadata::canonical_resource(server.url()),
+            resource: prm.resource.clone(),
+            issuer: issuer.clone(),
+            authorization_endpoint: metadata.authorization_endpoint.clone(),
+            token_endpoint: metadata.token_endpoint.clone(),
+            revocation_endpoint: metadata.revocation_endpoint.clone(),
+            device_authorization_endpoint: metadata.device_authorization_endpoint.clone(),
+            iss_parameter_supported: metadata.iss_parameter_supported,
+            scopes,
+            client_id: client_id.clone(),
+            client_auth,
+            discovered_at: unix_seconds(self.now()),
+        };
+        let mut entry = file.to_entry(registration.as_ref().and_then(|r| r.client_secret.clone()));
+        if entry.client_auth.is_none() {
+            entry.client_auth = Some(metadata.client_auth);
+        }
+        let mut auth = options.auth;
+        auth.client_id = Some(client_id);
+        debug!(provider = %name, resource = %prm.resource, "logging in with the discovered provider");
+        let outcome = self.authenticate_entry(name, entry, auth).await?;
+        let path = persist::save_discovered(&ch_home, &file)?;
+        info!(path = %path.display(), "discovered provider saved");
+        Ok(outcome)
+    }
+
+    /// `options.name`, else the host's name; never a built-in or configured provider's name.
+    fn name_for(&self, server: &Endpoint, name: Option<&str>) -> Result<ProviderName> {
+        let name = match name {
+            Some(n) => ProviderName::new(n).map_err(|source| Error::InvalidName { source })?,
+            None => server
+                .url()
+                .host_str()
+                .and_then(ProviderName::from_host)
+                .ok_or_else(|| McpError::NoName {
+                    url: crate::http::url_for_humans(server),
+                })?,
+        };
+        // A built-in or configured provider keeps its name (a discovered one is replaced).
+        if let Some(e) = self
+            .entry(&name)
+            .filter(|e| e.source != ProviderSource::Discovered)
+        {
+            return Err(McpError::NameTaken {
+                name,
+                kind: e.source,
+            }
+            .into());
+        }
+        Ok(name)
+    }
+
+    async fn resource_metadata(
+        &self,
+        server: &Endpoint,
+        probe: &resource_metadata::Probe,
+    ) -> Result<ResourceMetadata> {
+        // RFC 9728 §5.1 / MCP: a pointer in the challenge must be used when present.
+        if let Some(pointer) = probe
+            .challenge
+            .as_ref()
+            .and_then(|c| c.resource_metadata.as_deref())
+        {
+            let document = Endpoint::parse(pointer).map_err(|e| McpError::ResourceMetadata {
+                document: sanitize_for_terminal(pointer, 200),
+                reason: format!("the WWW-Authenticate resource_metadata URL is not usable: {e}"),
+                code: ErrorCode::InvalidResponse,
+            })?;
+            return match resource_metadata::fetch(self.http(), &document, server.url()).await? {
+                Some(m) => Ok(m),
+                None => Err(McpError::ResourceMetadata {
+                    document: crate::http::url_for_humans(&document),
+                    reason: "it does not exist (HTTP 404), although the server's WWW-Authenticate points to it".to_owned(),
+                    code: ErrorCode::InvalidResponse,
+                }
+                .into()),
+            };
+        }
+        let mut tried = Vec::new();
+        for (document, identifier) in resource_metadata::well_known(server.url()) {
+            if let Some(m) = resource_metadata::fetch(self.http(), &document, &identifier).await? {
+                return Ok(m);
+            }
+            tried.push(crate::http::url_for_humans(&document));
+        }
+        let reason = match (probe.status, &probe.challenge) {
+            (Some(401 | 403), Some(_)) => {
+                "its WWW-Authenticate challenge has no resource_metadata".to_owned()
+            }
+            (Some(401 | 403), None) => {
+                "its 401 has no Bearer WWW-Authenticate challenge".to_owned()
+            }
+            (Some(s), _) => format!("it answered HTTP {s} without credentials"),
+            (None, _) => "the probe got no answer".to_owned(),
+        };
+        Err(McpError::NoResourceMetadata {
+            url: crate::http::url_for_humans(server),
+            reason,
+            tried: tried.join(" and "),
+        }
+        .into())
+    }
+
+    /// The first listed authorization server whose metadata is usable; the first failure
+    /// otherwise.
+    async fn authorization_server(&self, prm: &ResourceMetadata) -> Result<Metadata> {
+        let mut first_error = None;
+        for issuer in &prm.authorization_servers {
+            match discovery::discover(self.http(), issuer).await {
+                Ok(m) => return Ok(m),
+                Err(e) => {
+                    warn!(issuer = %sanitize_for_terminal(issuer, 200), error = %e, "authorization server not usable");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| {
+            McpError::ResourceMetadata {
+                document: prm.document.clone(),
+                reason: "it lists no authorization_servers".to_owned(),
+                code: ErrorCode::InvalidResponse,
+            }
+            .into()
+        }))
+    }
+
+    /// The stored registration for this issuer, or a new one (saved before the login, so a
+    /// failed login does not register again).
+    async fn registration(
+        &self,
+        ch_home: &std::path::Path,
+        metadata: &Metadata,
+        var: &str,
+    ) -> Result<Registration> {
+        let now = unix_seconds(self.now());
+        if let Some(r) = persist::load_registration(ch_home, &metadata.issuer) {
+            if !r.expired(now) {
+                debug!("reusing the client registration stored for this issuer");
+                return Ok(r);
+            }
+            info!("the stored client registration expired; registering again");
+        }
+        let Some(endpoint) = &metadata.registration_endpoint else {
+            return Err(McpError::NoRegistration {
+                issuer: sanitize_for_terminal(&metadata.issuer, 200),
+                var: var.to_owned(),
+            }
+            .into());
+        };
+        let r = registration::register(self.http(), &metadata.issuer, endpoint, now).await?;
+        persist::save_registration(ch_home, &r)?;
+        Ok(r)
+    }
+}
+
+/// Parses the user's URL: https (or http on loopback), no credentials; a fragment is dropped.
+fn parse_server_url(input: &str) -> Result<Endpoint> {
+    let bad = |reason: String| McpError::BadServerUrl {
+        url: sanitize_for_terminal(input, 200),
+        reason,
+    };
+    let mut url = Url::parse(input.trim()).map_err(|e| bad(e.to_string()))?;
+    url.set_fragment(None);
+    Endpoint::try_from(url).map_err(|e| bad(e.to_string()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prm(scopes: &[&str]) -> ResourceMetadata {
+        ResourceMetadata {
+            document: "d".into(),
+            resource: "https://r.example".into(),
+            authorization_servers: vec!["https://as.example".into()],
+            scopes_supported: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn scope_selection_follows_the_mcp_strategy() {
+        let p = prm(&["a", "b"]);
+        assert_eq!(choose_scopes(Some("x y"), &p, &[]), ["x", "y"]);
+        assert_eq!(choose_scopes(None, &p, &[]), ["a", "b"]);
+        assert_eq!(choose_scopes(Some("  "), &p, &[]), ["a", "b"]);
+        assert!(choose_scopes(None, &prm(&[]), &[]).is_empty());
+        assert_eq!(
+            choose_scopes(Some("x"), &p, &["y x".into(), "z".into()]),
+            ["x", "y", "z"]
+        );
+    }
+
+    #[test]
+    fn server_urls_are_https_or_loopback() {
+        assert!(parse_server_url("https://mcp.example.com/mcp#frag").is_ok());
+        assert!(parse_server_url("http://127.0.0.1:9/mcp").is_ok());
+        for bad in [
+            "http://mcp.example.com/mcp",
+            "file:///x",
+            "mcp.example.com",
+            "",
+        ] {
+            let err = parse_server_url(bad).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::ConfigMissing, "{bad}");
+        }
+    }
+}
