@@ -1,0 +1,457 @@
+//! Login to an MCP server by URL (issue 7) against real parts: tests/peers/mcp-resource.js (a
+//! loopback protected resource that checks tokens with the authorization server's
+//! introspection endpoint) in front of the real oidc-provider (dynamic registration and
+//! resource indicators enabled), with the login completed in headless Chromium.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use oauth_primitives::{AuthStatus, ErrorCode, TokenStore};
+use oauth_service::{AuthOptions, Error, McpAuthOptions, OAuthService, ProviderSource};
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::peer::{self, AuthServer};
+use crate::support::{Chromium, Loopback, TestStore, assert_not_logged, capture_logs, repo_root};
+
+/// tests/peers/mcp-resource.js; killed on drop.
+pub struct McpResource {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    child: Child,
+    http: reqwest::Client,
+}
+
+impl Drop for McpResource {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl McpResource {
+    pub fn start(issuer: &str) -> Self {
+        let mut child = Command::new("node")
+            .arg(repo_root().join("tests/peers/mcp-resource.js"))
+            .env("CH_TEST_AS", issuer)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start node tests/peers/mcp-resource.js");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("mcp-resource.js printed no READY line within 30 s");
+        let base = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self {
+            base,
+            child,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs a JSON-RPC call to `path` with `token`; the status and body.
+    pub async fn call(&self, path: &str, token: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// How many requests the resource has seen (not counting `/__log`).
+    pub async fn requests(&self) -> usize {
+        let v: Value = self
+            .http
+            .get(self.url("/__log"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["path"] != "/__log")
+            .count()
+    }
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn service(store: Arc<dyn TokenStore>, home: &Path, browser: Arc<Chromium>) -> OAuthService {
+    OAuthService::builder()
+        .store(store)
+        .listener(Arc::new(Loopback::default()))
+        .browser(browser)
+        .ch_home(home)
+        .env(no_env)
+        .build()
+        .unwrap()
+}
+
+fn options(name: Option<&str>, scopes: &[&str]) -> McpAuthOptions {
+    McpAuthOptions {
+        auth: AuthOptions {
+            timeout: Duration::from_secs(60),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            ..AuthOptions::default()
+        },
+        name: name.map(str::to_owned),
+    }
+}
+
+fn query(url: &oauth_primitives::Url, key: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+struct Rig {
+    server: AuthServer,
+    resource: McpResource,
+    home: TempDir,
+    store: Arc<TestStore>,
+}
+
+fn rig() -> Rig {
+    capture_logs();
+    let server = AuthServer::start(&[]);
+    let resource = McpResource::start(&server.issuer);
+    Rig {
+        server,
+        resource,
+        home: tempfile::tempdir().unwrap(),
+        store: Arc::new(TestStore::default()),
+    }
+}
+
+#[tokio::test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, read from top to bottom"
+)]
+async fn login_by_url_with_nothing_configured_then_token_refresh_and_reuse() {
+    if !peer::available() {
+        return;
+    }
+    let r = rig();
+    let server_url = r.resource.url("/mcp");
+    let browser = Arc::new(Chromium::approve());
+    let svc = service(r.store.clone(), r.home.path(), browser.clone());
+    assert!(
+        svc.list_providers()
+            .iter()
+            .all(|p| p.source != ProviderSource::Discovered)
+    );
+
+    let out = svc
+        .authenticate_url(&server_url, options(None, &[]))
+        .await
+        .unwrap();
+    browser.finish();
+    assert_eq!(out.provider.as_str(), "127-0-0-1", "named after the host");
+    assert!(
+        out.scope.as_deref().unwrap_or("").contains("api:read"),
+        "{out:?}"
+    );
+    assert_eq!(r.server.count("registration", None).await, 1);
+
+    // The authorization request: the registered client, the challenge's scope, the resource
+    // (RFC 8707), PKCE S256, to the discovered authorization endpoint.
+    let auth_url = browser.urls.lock().unwrap()[0].clone();
+    assert!(
+        auth_url
+            .as_str()
+            .starts_with(&format!("{}/auth?", r.server.issuer))
+    );
+    assert_eq!(
+        query(&auth_url, "resource").as_deref(),
+        Some(server_url.as_str())
+    );
+    assert_eq!(query(&auth_url, "scope").as_deref(), Some("api:read"));
+    assert_eq!(
+        query(&auth_url, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    let client_id = query(&auth_url, "client_id").unwrap();
+    assert!(
+        !client_id.starts_with("ch-test"),
+        "a registered client, not a configured one"
+    );
+
+    // What persists: one registration (0600 in a 0700 dir) holding that client id, and the
+    // discovered provider.
+    let regs = files(&r.home.path().join("registrations"));
+    assert_eq!(regs.len(), 1, "{regs:?}");
+    let reg: Value = serde_json::from_slice(&std::fs::read(&regs[0]).unwrap()).unwrap();
+    assert_eq!(reg["client_id"], client_id.as_str());
+    assert_eq!(reg["issuer"], r.server.issuer.as_str());
+    assert!(
+        reg.get("client_secret").is_none(),
+        "a public client has no secret"
+    );
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&regs[0]), 0o600);
+        assert_eq!(mode(&r.home.path().join("registrations")), 0o700);
+    }
+    let discovered = r.home.path().join("discovered/127-0-0-1.json");
+    let d: Value = serde_json::from_slice(&std::fs::read(&discovered).unwrap()).unwrap();
+    assert_eq!(d["resource"], server_url.as_str());
+    assert_eq!(d["client_id"], client_id.as_str());
+
+    // A later command (a new service over the same CH_HOME and store) knows the provider,
+    // serves its token without any network, and the resource accepts that token.
+    let before = (
+        r.resource.requests().await,
+        r.server.count("discovery", None).await,
+    );
+    let svc2 = service(
+        r.store.clone(),
+        r.home.path(),
+        Arc::new(Chromium::approve()),
+    );
+    let info = svc2.list_providers();
+    let p = info
+        .iter()
+        .find(|p| p.name.as_str() == "127-0-0-1")
+        .unwrap();
+    assert_eq!(p.source, ProviderSource::Discovered);
+    assert_eq!(p.display_name, "127.0.0.1");
+    assert!(p.client_id_configured);
+    let status = svc2.get_status("127-0-0-1").await.unwrap();
+    assert_eq!(status.status, AuthStatus::Authenticated);
+    let at1 = svc2.get_bearer_token("127-0-0-1").await.unwrap();
+    assert_eq!(
+        (
+            r.resource.requests().await,
+            r.server.count("discovery", None).await
+        ),
+        before,
+        "no network until a refresh is due"
+    );
+    let (code, body) = r.resource.call("/mcp", at1.expose_secret()).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["result"]["client_id"], client_id.as_str());
+    let (code, _) = r.resource.call("/quiet/mcp", at1.expose_secret()).await;
+    assert_eq!(code, 401, "the token's audience is /mcp only (RFC 8707)");
+
+    // A refresh sends the resource again: the new token is still accepted.
+    let rt1 = svc2
+        .get_tokens("127-0-0-1")
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    svc2.refresh_tokens("127-0-0-1").await.unwrap();
+    let at2 = svc2.get_bearer_token("127-0-0-1").await.unwrap();
+    assert_ne!(at1.expose_secret(), at2.expose_secret());
+    let (code, body) = r.resource.call("/mcp", at2.expose_secret()).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(r.server.count("token", Some("refresh_token")).await, 1);
+
+    // A second login reuses the stored registration.
+    let browser3 = Arc::new(Chromium::approve());
+    let svc3 = service(r.store.clone(), r.home.path(), browser3.clone());
+    svc3.authenticate_url(&server_url, options(None, &[]))
+        .await
+        .unwrap();
+    browser3.finish();
+    assert_eq!(
+        r.server.count("registration", None).await,
+        1,
+        "registered once"
+    );
+    let url3 = browser3.urls.lock().unwrap()[0].clone();
+    assert_eq!(query(&url3, "client_id").unwrap(), client_id);
+    let at3 = svc3.get_tokens("127-0-0-1").await.unwrap().access_token;
+    assert_eq!(r.resource.call("/mcp", at3.expose_secret()).await.0, 200);
+
+    // Logout through a fresh service: revoked at the server, the provider stays listed.
+    let svc4 = service(
+        r.store.clone(),
+        r.home.path(),
+        Arc::new(Chromium::approve()),
+    );
+    let out = svc4.logout("127-0-0-1").await.unwrap();
+    assert!(out.logged_out && out.revoked, "{out:?}");
+    assert_eq!(r.resource.call("/mcp", at3.expose_secret()).await.0, 401);
+
+    assert_not_logged(&[
+        at1.expose_secret().to_owned(),
+        at2.expose_secret().to_owned(),
+        at3.expose_secret().to_owned(),
+        rt1.expose_secret().to_owned(),
+    ]);
+}
+
+#[tokio::test]
+async fn well_known_fallback_without_www_authenticate_and_added_scopes() {
+    if !peer::available() {
+        return;
+    }
+    let r = rig();
+    let server_url = r.resource.url("/quiet/mcp");
+    let browser = Arc::new(Chromium::approve());
+    let svc = service(r.store.clone(), r.home.path(), browser.clone());
+    let out = svc
+        .authenticate_url(&server_url, options(Some("quiet"), &["api:write"]))
+        .await
+        .unwrap();
+    browser.finish();
+    assert_eq!(out.provider.as_str(), "quiet");
+    let auth_url = browser.urls.lock().unwrap()[0].clone();
+    assert_eq!(
+        query(&auth_url, "scope").as_deref(),
+        Some("api:read api:write"),
+        "scopes_supported, plus the added scope"
+    );
+    assert_eq!(
+        query(&auth_url, "resource").as_deref(),
+        Some(server_url.as_str())
+    );
+    let svc2 = service(
+        r.store.clone(),
+        r.home.path(),
+        Arc::new(Chromium::approve()),
+    );
+    let token = svc2.get_bearer_token("quiet").await.unwrap();
+    let (code, body) = r.resource.call("/quiet/mcp", token.expose_secret()).await;
+    assert_eq!(code, 200, "{body}");
+    let scope = body["result"]["scope"].as_str().unwrap_or("");
+    assert!(
+        scope.contains("api:read") && scope.contains("api:write"),
+        "{scope}"
+    );
+}
+
+#[tokio::test]
+async fn bad_metadata_and_refused_registration_fail_clearly_before_the_browser() {
+    if !peer::available() {
+        return;
+    }
+    let r = rig();
+    let browser = Arc::new(Chromium::approve());
+    let svc = service(r.store.clone(), r.home.path(), browser.clone());
+    let prm = |path: &str| {
+        r.resource
+            .url(&format!("/.well-known/oauth-protected-resource{path}"))
+    };
+    let cases: [(&str, ErrorCode, Vec<String>); 6] = [
+        (
+            "/mismatch/mcp",
+            ErrorCode::AuthFailed,
+            vec![
+                prm("/mismatch/mcp"),
+                "RFC 9728 §3.3".into(),
+                "someone-else".into(),
+            ],
+        ),
+        (
+            "/html/mcp",
+            ErrorCode::InvalidResponse,
+            vec![prm("/html/mcp"), "HTML page, not JSON".into()],
+        ),
+        (
+            "/redirect/mcp",
+            ErrorCode::InvalidResponse,
+            vec![prm("/redirect/mcp"), "redirect".into()],
+        ),
+        (
+            "/badiss/mcp",
+            ErrorCode::AuthFailed,
+            vec![
+                r.resource.url("/badiss-as"),
+                "must be identical".into(),
+                r.resource.url("/.well-known/"),
+            ],
+        ),
+        (
+            "/nos256/mcp",
+            ErrorCode::AuthFailed,
+            vec![r.resource.url("/nos256-as"), "S256".into()],
+        ),
+        (
+            "/noreg/mcp",
+            ErrorCode::ConfigMissing,
+            vec![
+                r.resource.url("/noreg-as"),
+                "refused to register".into(),
+                "registration is closed here".into(),
+                "--client-id".into(),
+            ],
+        ),
+    ];
+    for (path, code, needles) in cases {
+        let err = svc
+            .authenticate_url(&r.resource.url(path), options(None, &[]))
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(err.code(), code, "{path}: {msg}");
+        for n in &needles {
+            assert!(msg.contains(n.as_str()), "{path}: {msg:?} lacks {n:?}");
+        }
+        if path == "/noreg/mcp" {
+            assert!(matches!(err, Error::Mcp { .. }), "{err:?}");
+        }
+    }
+    assert!(
+        browser.urls.lock().unwrap().is_empty(),
+        "no browser was opened"
+    );
+    assert!(files(&r.home.path().join("discovered")).is_empty());
+    assert!(files(&r.home.path().join("registrations")).is_empty());
+    assert_eq!(r.server.count("registration", None).await, 0);
+
+    // A name that belongs to a built-in provider is refused before any network use.
+    let before = r.resource.requests().await;
+    let err = svc
+        .authenticate_url(&r.resource.url("/mcp"), options(Some("github"), &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ConfigMissing);
+    assert!(err.to_string().contains("--name"), "{err}");
+    assert_eq!(r.resource.requests().await, before);
+}
