@@ -35,11 +35,13 @@ import http from 'node:http';
 import process from 'node:process';
 import Provider from 'oidc-provider';
 
-// stdout carries the READY line only: a test reads that line and may then close the pipe, so a
-// later write there would kill this server with EPIPE. oidc-provider prints its "you SHOULD
-// change" notices (the device-flow pages trigger some) with console.info: send them to stderr.
-console.info = console.error;
+// stdout carries only the READY line, and test harnesses close their end after reading it.
+// oidc-provider prints NOTICE lines with console.info (for example the first time a default
+// helper runs, such as on a dynamically registered client's grant): send all console output
+// to stderr and ignore stdout errors, so a late notice can never kill the server with EPIPE.
 console.log = console.error;
+console.info = console.error;
+process.stdout.on('error', () => {});
 
 const seconds = (name, fallback) => {
   const raw = process.env[name];
@@ -81,6 +83,10 @@ const record = (entry) => {
 };
 
 const server = http.createServer();
+// Keep idle connections longer than clients keep them pooled (reqwest: 90 s), so a client
+// never reuses a connection the server is closing at that moment (node's default is 5 s, about
+// one browser login: requests after a login then failed now and then with a reset).
+server.keepAliveTimeout = 120_000;
 await new Promise((resolve, reject) => {
   server.once('error', reject);
   server.listen(PORT, '127.0.0.1', resolve);
