@@ -219,11 +219,80 @@ pub enum Error {
         /// Why.
         source: crate::mcp::McpError,
     },
+    /// The browser opener failed, so the browser flow cannot go on (no silent switch to
+    /// another grant: the message offers `--no-browser` and, when possible, `--device`).
+    #[snafu(display(
+        "{source}; to log in to {provider} anyway, run: ch mcp auth {provider} --no-browser and open the printed URL yourself{}",
+        device_hint(provider, *device)
+    ))]
+    NoBrowser {
+        /// The provider.
+        provider: ProviderName,
+        /// Why the opener failed.
+        source: BrowserError,
+        /// Whether the provider offers the device flow.
+        device: bool,
+    },
+    /// The provider has no device authorization endpoint (RFC 8628).
+    #[snafu(display(
+        "{provider} has no device authorization endpoint: set device_authorization_url in [providers.{provider}] of {config}, or log in without --device"
+    ))]
+    NoDeviceEndpoint {
+        /// The provider.
+        provider: ProviderName,
+        /// Where providers are configured.
+        config: String,
+    },
+    /// The device authorization endpoint refused the request (RFC 8628 §3.2).
+    #[snafu(display(
+        "the device authorization endpoint of {provider} refused the request ({error}); check that the OAuth app allows the device flow"
+    ))]
+    DeviceRefused {
+        /// The provider.
+        provider: ProviderName,
+        /// The OAuth error, sanitised.
+        error: ServerError,
+    },
+    /// The user denied the device login (`access_denied`, RFC 8628 §3.5).
+    #[snafu(display(
+        "the login to {provider} was denied on the verification page (access_denied)"
+    ))]
+    DeviceDenied {
+        /// The provider.
+        provider: ProviderName,
+    },
+    /// The device code expired before the user approved (`expired_token`, or its lifetime
+    /// elapsed).
+    #[snafu(display(
+        "the device code for {provider} expired (after {secs} s) before the login was approved; run: ch mcp auth {provider} --device and finish it in time"
+    ))]
+    DeviceExpired {
+        /// The provider.
+        provider: ProviderName,
+        /// The lifetime that elapsed.
+        secs: u64,
+    },
+    /// The token endpoint refused the device code for another reason.
+    #[snafu(display("the token endpoint of {provider} refused the device code ({error})"))]
+    DeviceGrantRefused {
+        /// The provider.
+        provider: ProviderName,
+        /// The OAuth error, sanitised.
+        error: ServerError,
+    },
 }
 
 fn setup_hint(url: Option<&str>) -> String {
     url.map(|u| format!("; register an OAuth app at {u}"))
         .unwrap_or_default()
+}
+
+fn device_hint(provider: &ProviderName, device: bool) -> String {
+    if device {
+        format!(", or log in with a code on another device: run: ch mcp auth {provider} --device")
+    } else {
+        String::new()
+    }
 }
 
 impl Error {
@@ -236,11 +305,15 @@ impl Error {
             | Error::InvalidConfig { .. }
             | Error::NoClientId { .. }
             | Error::NotConfigured { .. }
+            | Error::NoDeviceEndpoint { .. }
             | Error::BadEndpoint { .. } => ErrorCode::ConfigMissing,
             Error::DiscoveryFailed { code, .. } | Error::BadResponse { code, .. } => *code,
             Error::DiscoveryRefused { .. } | Error::ExchangeRefused { .. } | Error::Pkce { .. } => {
                 ErrorCode::AuthFailed
             }
+            Error::NoBrowser { .. }
+            | Error::DeviceRefused { .. }
+            | Error::DeviceGrantRefused { .. } => ErrorCode::AuthFailed,
             Error::Http { timed_out, .. } => {
                 if *timed_out {
                     ErrorCode::Timeout
@@ -255,11 +328,12 @@ impl Error {
             Error::AuthRequired { .. } => ErrorCode::AuthRequired,
             Error::TokenExpired { .. } => ErrorCode::TokenExpired,
             Error::Callback { source, .. } => source.code(),
-            Error::LoginTimeout { .. } => ErrorCode::Timeout,
+            Error::LoginTimeout { .. } | Error::DeviceExpired { .. } => ErrorCode::Timeout,
             Error::Browser { source } => source.code(),
             Error::Store { source } => source.code(),
             Error::StoreTask { .. } => ErrorCode::StorageError,
             Error::Mcp { source } => source.code(),
+            Error::DeviceDenied { .. } => ErrorCode::AuthCancelled,
         }
     }
 }

@@ -55,6 +55,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod device;
 mod discovery;
 mod error;
 mod http;
@@ -63,6 +64,9 @@ mod mcp;
 mod providers;
 mod service;
 
+pub use device::{
+    DEFAULT_DEVICE_INTERVAL, DEFAULT_DEVICE_TIMEOUT, DeviceOptions, DevicePrompt, PromptCallback,
+};
 pub use error::Error;
 pub use listener::{
     AuthorizationResponse, BoxFuture, CallbackListener, CallbackRequest, ListenerError,

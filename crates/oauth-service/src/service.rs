@@ -317,15 +317,15 @@ impl OAuthServiceBuilder {
 }
 
 /// A provider with every endpoint a flow needs.
-struct Resolved {
-    provider: OAuthProvider,
-    auth_url: Endpoint,
-    token_url: Endpoint,
-    client_auth: ClientAuth,
+pub(crate) struct Resolved {
+    pub(crate) provider: OAuthProvider,
+    pub(crate) auth_url: Endpoint,
+    pub(crate) token_url: Endpoint,
+    pub(crate) client_auth: ClientAuth,
 }
 
 /// Why a token request did not yield tokens.
-enum TokenFailure {
+pub(crate) enum TokenFailure {
     /// The server answered with an OAuth error (RFC 6749 §5.2).
     Refused(ServerError),
     /// Anything else: network, 5xx, garbage.
@@ -542,7 +542,7 @@ impl OAuthService {
             &verifier,
         );
         check_openable(&auth_url).context(BrowserSnafu)?;
-        self.present(&auth_url, &options);
+        self.present(&name, &auth_url, &options, provider)?;
         info!("waiting for the authorization response");
         let grace = Duration::from_secs(5);
         let response = match tokio::time::timeout(options.timeout + grace, pending.wait()).await {
@@ -655,24 +655,37 @@ impl OAuthService {
     }
 
     /// Hands the authorization URL to the caller and, if asked, to the browser. A browser
-    /// that fails to open is not fatal: the user can open the reported URL.
-    fn present(&self, auth_url: &Url, options: &AuthOptions) {
+    /// that fails to open ends the login at once (issue 8): waiting for a redirect that
+    /// cannot come helps nobody; the error offers `--no-browser` and the device flow.
+    fn present(
+        &self,
+        name: &ProviderName,
+        auth_url: &Url,
+        options: &AuthOptions,
+        provider: &OAuthProvider,
+    ) -> Result<()> {
         if let Some(on_url) = &options.on_url {
             on_url(auth_url);
         }
         if !options.open_browser {
-            return;
+            return Ok(());
         }
         if let Some(browser) = &self.inner.browser {
-            if let Err(e) = browser.open(auth_url) {
-                warn!(error = %e, "could not open the browser; open the printed URL yourself");
+            if let Err(source) = browser.open(auth_url) {
+                warn!(error = %source, "could not open the browser");
+                return Err(Error::NoBrowser {
+                    provider: name.clone(),
+                    source,
+                    device: provider.device_authorization_url.is_some(),
+                });
             }
         } else {
             warn!("no browser opener is configured; open the printed URL yourself");
         }
+        Ok(())
     }
 
-    fn lookup(&self, name: &str) -> Result<(ProviderName, Entry)> {
+    pub(crate) fn lookup(&self, name: &str) -> Result<(ProviderName, Entry)> {
         let name = ProviderName::new(name).context(InvalidNameSnafu)?;
         match self.inner.providers.get(&name) {
             Some(e) => Ok((name, e.clone())),
@@ -698,7 +711,7 @@ impl OAuthService {
     }
 
     /// Client id: explicit > `{NAME}_CLIENT_ID` > config > the one the tokens were issued to.
-    fn client_id(
+    pub(crate) fn client_id(
         &self,
         entry: &Entry,
         explicit: Option<&str>,
@@ -723,7 +736,11 @@ impl OAuthService {
     }
 
     /// Client secret: explicit > `{NAME}_CLIENT_SECRET` > config.
-    fn client_secret(&self, entry: &Entry, explicit: Option<ClientSecret>) -> Option<ClientSecret> {
+    pub(crate) fn client_secret(
+        &self,
+        entry: &Entry,
+        explicit: Option<ClientSecret>,
+    ) -> Option<ClientSecret> {
         explicit
             .or_else(|| {
                 self.env_nonempty(&format!("{}_CLIENT_SECRET", entry.provider.name.env_stem()))
@@ -737,7 +754,7 @@ impl OAuthService {
     }
 
     /// Fills endpoints from discovery when only `issuer` is configured (cached per process).
-    async fn resolve(&self, entry: &Entry) -> Result<Resolved> {
+    pub(crate) async fn resolve(&self, entry: &Entry) -> Result<Resolved> {
         let mut provider = entry.provider.clone();
         if let (Some(auth_url), Some(token_url)) =
             (provider.auth_url.clone(), provider.token_url.clone())
@@ -780,7 +797,11 @@ impl OAuthService {
         })
     }
 
-    async fn metadata(&self, name: &ProviderName, issuer: &str) -> Result<Arc<Metadata>> {
+    pub(crate) async fn metadata(
+        &self,
+        name: &ProviderName,
+        issuer: &str,
+    ) -> Result<Arc<Metadata>> {
         if let Some(m) = self.cached_metadata(name) {
             return Ok(m);
         }
@@ -812,6 +833,18 @@ impl OAuthService {
 
     pub(crate) fn now(&self) -> std::time::SystemTime {
         self.inner.clock.now()
+    }
+
+    pub(crate) fn browser(&self) -> Option<&dyn BrowserOpener> {
+        self.inner.browser.as_deref()
+    }
+
+    /// Where custom providers are configured, for error messages.
+    pub(crate) fn config_display(&self) -> String {
+        self.inner.config_path.as_ref().map_or_else(
+            || "$CH_HOME/config.toml".to_owned(),
+            |p| p.display().to_string(),
+        )
     }
 
     /// The refresh grant under the provider's cross-process lock.
@@ -926,7 +959,7 @@ impl OAuthService {
 }
 
 /// Classifies a token-endpoint response.
-fn tokens_from(
+pub(crate) fn tokens_from(
     name: &ProviderName,
     what: &'static str,
     url: &Endpoint,
@@ -1051,13 +1084,17 @@ impl OAuthService {
         self.blocking(move |s| s.load(&n)).await
     }
 
-    async fn save(&self, name: &ProviderName, record: &TokenRecord) -> Result<StorageBackend> {
+    pub(crate) async fn save(
+        &self,
+        name: &ProviderName,
+        record: &TokenRecord,
+    ) -> Result<StorageBackend> {
         let n = name.clone();
         let r = record.clone();
         self.blocking(move |s| s.save(&n, &r)).await
     }
 
-    async fn lock(&self, name: &ProviderName) -> Result<oauth_primitives::ProviderLock> {
+    pub(crate) async fn lock(&self, name: &ProviderName) -> Result<oauth_primitives::ProviderLock> {
         let n = name.clone();
         let timeout = self.inner.lock_timeout;
         self.blocking(move |s| s.lock(&n, timeout)).await
@@ -1084,7 +1121,7 @@ fn check_iss(iss: Option<&str>, provider: &OAuthProvider) -> Result<()> {
 }
 
 /// The provider's scopes plus the requested ones, each once, in order.
-fn union_scopes(defaults: &[String], extra: &[String]) -> Vec<String> {
+pub(crate) fn union_scopes(defaults: &[String], extra: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in defaults
         .iter()

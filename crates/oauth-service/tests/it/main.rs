@@ -6,6 +6,7 @@
 // Test helpers panic on purpose: a failure is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod device;
 mod mcp;
 mod peer;
 mod real;
