@@ -8,5 +8,10 @@
 #![forbid(unsafe_code)]
 
 mod browser;
+mod client;
+mod listener;
 
 pub use browser::SystemBrowser;
+pub use client::{Client, ClientError};
+pub use listener::LoopbackListener;
+pub use oauth_storage::StoreKind;

@@ -1,0 +1,354 @@
+//! One function per command: call the service, shape the result. No protocol logic here.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use oauth_client::Client;
+use oauth_primitives::{ErrorCode, StorageBackend, Url, unix_seconds};
+use oauth_service::{AuthOptions, LoginOutcome, StatusReport};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::cli::{AuthArgs, Command, Mcp};
+use crate::output::{self, Failure};
+
+type Result<T = ()> = std::result::Result<T, Failure>;
+
+/// Runs one command.
+pub(crate) async fn run(command: Command) -> Result {
+    match command {
+        Command::Completions { shell } => {
+            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "ch", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Mcp(mcp) => {
+            let client = Client::from_env().map_err(|e| Failure::new(e.code(), e.to_string()))?;
+            match mcp {
+                Mcp::Auth(args) => auth(&client, args).await,
+                Mcp::Status { provider, output } => {
+                    status(&client, provider.as_deref(), output.json).await
+                }
+                Mcp::Token { provider, output } => token(&client, &provider, output.json).await,
+                Mcp::Refresh { provider, output } => refresh(&client, &provider, output.json).await,
+                Mcp::Logout { provider, output } => logout(&client, &provider, output.json).await,
+                Mcp::Providers { output } => {
+                    providers(&client, output.json);
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+fn service_failure(e: &oauth_service::Error, provider: &str) -> Failure {
+    let mut message = e.to_string();
+    let hint = match e.code() {
+        ErrorCode::AuthRequired | ErrorCode::TokenRefreshFailed | ErrorCode::TokenExpired => {
+            Some(format!("run: ch mcp auth {provider}"))
+        }
+        _ => None,
+    };
+    if let Some(hint) = hint
+        && !message.contains("ch mcp auth")
+    {
+        message.push_str("; ");
+        message.push_str(&hint);
+    }
+    Failure::new(e.code(), message)
+}
+
+fn now() -> u64 {
+    unix_seconds(SystemTime::now())
+}
+
+async fn token(client: &Client, provider: &str, json: bool) -> Result {
+    let tokens = client
+        .service()
+        .ensure_valid_token(provider)
+        .await
+        .map_err(|e| service_failure(&e, provider))?;
+    if json {
+        output::print_json(&json!({
+            "provider": provider,
+            "access_token": tokens.access_token.expose_secret(),
+            "token_type": tokens.token_type,
+            "expires_at": tokens.expires_at(),
+            "scope": tokens.scope,
+        }));
+    } else {
+        output::print_line(tokens.access_token.expose_secret());
+    }
+    Ok(())
+}
+
+fn login_json(outcome: &LoginOutcome) -> Value {
+    json!({
+        "provider": outcome.provider.as_str(),
+        "status": "AUTHENTICATED",
+        "expires_at": outcome.expires_at,
+        "scope": outcome.scope,
+        "storage": outcome.storage.as_str(),
+    })
+}
+
+fn storage_phrase(client: &Client, provider: &str, backend: StorageBackend) -> String {
+    match backend {
+        StorageBackend::Keyring => "in the OS keyring".to_owned(),
+        StorageBackend::Memory => {
+            "in memory only (CH_TOKEN_STORE=memory): nothing was saved".to_owned()
+        }
+        StorageBackend::File => format!("in {}", client.token_file(provider).display()),
+    }
+}
+
+/// The plain-file warning: at login and in status, whenever auto fell back to the file.
+fn warn_if_plain_file(client: &Client, provider: &str, backend: Option<StorageBackend>) {
+    if backend == Some(StorageBackend::File) && client.is_auto_store() {
+        let notice = client
+            .file_fallback_notice()
+            .unwrap_or_else(|| "no working keyring was found".to_owned());
+        output::warn(&format!(
+            "tokens for {provider} are stored in a plain file, {} ({notice}); anyone who can read your files as you can read them",
+            client.token_file(provider).display()
+        ));
+    }
+}
+
+async fn auth(client: &Client, args: AuthArgs) -> Result {
+    if args.target.starts_with("http://") || args.target.starts_with("https://") {
+        let _ = Url::parse(&args.target).map_err(|e| {
+            Failure::new(
+                ErrorCode::NotFound,
+                format!("{} is not a valid URL: {e}", args.target),
+            )
+        })?;
+        return Err(Failure::new(
+            ErrorCode::NotFound,
+            "logging in to an MCP server by URL is not available in this version of ch; configure the server's authorization server as a provider in config.toml instead",
+        ));
+    }
+    if args.name.is_some() {
+        return Err(Failure::new(
+            ErrorCode::ConfigMissing,
+            "--name applies only when logging in to an MCP server by URL",
+        ));
+    }
+    let provider = args.target.clone();
+    let spinner: Arc<Mutex<Option<ProgressBar>>> = Arc::new(Mutex::new(None));
+    let timeout = Duration::from_secs(args.timeout);
+    let on_url = {
+        let spinner = Arc::clone(&spinner);
+        let open = !args.no_browser;
+        let provider = provider.clone();
+        move |url: &Url| {
+            output::info(&format!(
+                "{} this URL in your browser to log in to {provider}:\n\n  {url}\n",
+                if open { "Opening" } else { "Open" }
+            ));
+            if crate::stderr_is_terminal() {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} waiting for the browser login… {elapsed} of {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_message(format!("{}s (Ctrl-C to cancel)", timeout.as_secs()));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                if let Ok(mut slot) = spinner.lock() {
+                    *slot = Some(bar);
+                }
+            } else {
+                output::info(&format!(
+                    "waiting up to {}s for the browser login…",
+                    timeout.as_secs()
+                ));
+            }
+        }
+    };
+    let options = AuthOptions {
+        client_id: args.client_id,
+        scopes: args.scopes,
+        open_browser: !args.no_browser,
+        on_url: Some(Arc::new(on_url)),
+        port: args.port,
+        timeout,
+        ..AuthOptions::default()
+    };
+    let result = client.service().authenticate(&provider, options).await;
+    if let Some(bar) = spinner.lock().ok().and_then(|mut slot| slot.take()) {
+        bar.finish_and_clear();
+    }
+    let outcome = result.map_err(|e| service_failure(&e, &provider))?;
+    warn_if_plain_file(client, &provider, Some(outcome.storage));
+    if args.output.json {
+        output::print_json(&login_json(&outcome));
+    } else {
+        output::info(&format!(
+            "Logged in to {provider}: token {}, stored {}.",
+            output::relative_expiry(outcome.expires_at, now()),
+            storage_phrase(client, &provider, outcome.storage)
+        ));
+    }
+    Ok(())
+}
+
+async fn refresh(client: &Client, provider: &str, json: bool) -> Result {
+    let outcome = client
+        .service()
+        .refresh_tokens(provider)
+        .await
+        .map_err(|e| service_failure(&e, provider))?;
+    if json {
+        output::print_json(&login_json(&outcome));
+    } else {
+        output::info(&format!(
+            "Refreshed {provider}: token {}.",
+            output::relative_expiry(outcome.expires_at, now())
+        ));
+    }
+    Ok(())
+}
+
+fn status_json(r: &StatusReport) -> Value {
+    json!({
+        "provider": r.provider.as_str(),
+        "status": r.status.as_str(),
+        "expires_at": r.expires_at,
+        "scope": r.scope,
+        "has_refresh_token": r.has_refresh_token,
+        "storage": r.storage.map(StorageBackend::as_str),
+    })
+}
+
+async fn status(client: &Client, provider: Option<&str>, json: bool) -> Result {
+    let names: Vec<String> = match provider {
+        Some(p) => vec![p.to_owned()],
+        None => client
+            .service()
+            .list_providers()
+            .into_iter()
+            .map(|p| p.name.as_str().to_owned())
+            .collect(),
+    };
+    let mut reports = Vec::with_capacity(names.len());
+    for name in &names {
+        let report = client
+            .service()
+            .get_status(name)
+            .await
+            .map_err(|e| service_failure(&e, name))?;
+        warn_if_plain_file(client, name, report.storage);
+        reports.push(report);
+    }
+    if json {
+        output::print_json(
+            &json!({"providers": reports.iter().map(status_json).collect::<Vec<_>>()}),
+        );
+        return Ok(());
+    }
+    let width = reports
+        .iter()
+        .map(|r| r.provider.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for r in &reports {
+        let detail = match r.status {
+            oauth_primitives::AuthStatus::NotAuthenticated => {
+                format!("run: ch mcp auth {}", r.provider)
+            }
+            oauth_primitives::AuthStatus::TokenRefreshFailed => {
+                format!("refresh refused; run: ch mcp auth {}", r.provider)
+            }
+            _ => {
+                let mut d = output::relative_expiry(r.expires_at, now());
+                if r.has_refresh_token {
+                    d.push_str(", refreshable");
+                }
+                if let Some(s) = r.storage {
+                    d.push_str(", ");
+                    d.push_str(s.as_str());
+                }
+                d
+            }
+        };
+        output::print_line(&format!(
+            "{:width$}  {:<20}  {detail}",
+            r.provider.as_str(),
+            r.status.as_str()
+        ));
+    }
+    Ok(())
+}
+
+async fn logout(client: &Client, provider: &str, json: bool) -> Result {
+    let outcome = client
+        .service()
+        .logout(provider)
+        .await
+        .map_err(|e| service_failure(&e, provider))?;
+    if let Some(err) = &outcome.revocation_error {
+        output::warn(&format!(
+            "could not revoke the tokens at the provider: {err}"
+        ));
+    }
+    if json {
+        output::print_json(&json!({
+            "provider": provider,
+            "logged_out": outcome.logged_out,
+            "revoked": outcome.revoked,
+        }));
+    } else if outcome.logged_out {
+        output::info(&format!(
+            "Logged out of {provider}{}.",
+            if outcome.revoked {
+                "; the tokens were revoked at the provider"
+            } else {
+                "; local tokens deleted"
+            }
+        ));
+    } else {
+        output::info(&format!("Not logged in to {provider}: nothing to delete."));
+    }
+    Ok(())
+}
+
+fn providers(client: &Client, json: bool) {
+    let list = client.service().list_providers();
+    if json {
+        let items: Vec<Value> = list
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name.as_str(),
+                    "display_name": p.display_name,
+                    "source": p.source.as_str(),
+                    "auth_url": p.auth_url,
+                    "token_url": p.token_url,
+                    "scopes": p.scopes,
+                    "client_id_configured": p.client_id_configured,
+                })
+            })
+            .collect();
+        output::print_json(&json!({ "providers": items }));
+        return;
+    }
+    let width = list
+        .iter()
+        .map(|p| p.name.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for p in &list {
+        let client_id = if p.client_id_configured {
+            "client id configured".to_owned()
+        } else {
+            format!("set {}", p.env_client_id_var)
+        };
+        output::print_line(&format!(
+            "{:width$}  {:<10}  {:<22}  {client_id}",
+            p.name.as_str(),
+            p.source.as_str(),
+            p.display_name
+        ));
+    }
+}
