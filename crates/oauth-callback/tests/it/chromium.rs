@@ -1,6 +1,6 @@
-//! The listener against a real browser: headless Chromium follows a page that asks for the
-//! listener's `/favicon.ico` and then redirects to the callback, as an authorization server's
-//! page would.
+//! The listener against a real browser: headless Chromium loads a page that asks for the
+//! listener's `/favicon.ico` and then goes on to the callback URL, as the authorization
+//! server's redirect would.
 
 use crate::support::{ISSUER, Logs, encode, start};
 use std::path::PathBuf;
@@ -76,7 +76,7 @@ fn dump_dom(chromium: &PathBuf, url: &str) -> String {
             "--no-proxy-server",
             "--password-store=basic",
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-            // Lets the page's one-second meta refresh run before the DOM is dumped.
+            // Lets the page's navigation to the callback finish before the DOM is dumped.
             "--virtual-time-budget=10000",
         ])
         .arg(format!(
@@ -122,12 +122,17 @@ async fn headless_chromium_reaches_the_success_page_despite_its_favicon_request(
         running.state(),
         encode(ISSUER)
     ));
+    // The page asks the listener for /favicon.ico (as a tab icon and as an image) and only
+    // when that request has failed (404) moves on to the callback, so the stray request always
+    // comes first, however slow the machine.
+    let favicon = format!("http://127.0.0.1:{}/favicon.ico", running.port);
     let page = format!(
         "<!doctype html><html><head><title>Authorize</title>\
-         <link rel=\"icon\" href=\"http://127.0.0.1:{port}/favicon.ico\">\
-         <meta http-equiv=\"refresh\" content=\"1;url={target}\"></head>\
-         <body>Redirecting back to the application</body></html>",
-        port = running.port,
+         <link rel=\"icon\" href=\"{favicon}\"></head>\
+         <body>Redirecting back to the application\
+         <img src=\"{favicon}\" alt=\"\" onerror=\"location.replace('{target}')\" \
+         onload=\"document.body.textContent='the favicon unexpectedly loaded'\">\
+         </body></html>",
         target = callback.replace('&', "&amp;"),
     );
     let (page_port, page_task) = page_server(page).await;

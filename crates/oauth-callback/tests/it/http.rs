@@ -285,6 +285,14 @@ async fn dropping_the_wait_or_the_server_releases_the_port() {
         .unwrap();
     let port = server.port();
     assert!(!port_released(port).await);
+    let addrs = server.local_addrs();
+    assert_eq!(addrs.len(), 1);
+    assert!(
+        addrs
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == port),
+        "{addrs:?}"
+    );
     drop(server);
     assert!(port_released(port).await);
 }
@@ -415,6 +423,23 @@ fn ipv6_available() -> bool {
 
 #[tokio::test]
 async fn localhost_listens_on_both_loopback_addresses() {
+    let mut config = crate::support::config();
+    config.host = RedirectHost::Localhost;
+    let server = CallbackServer::bind(config).await.unwrap();
+    let addrs = server.local_addrs();
+    assert!(
+        addrs
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == server.port())
+    );
+    assert!(addrs.iter().any(std::net::SocketAddr::is_ipv4));
+    assert_eq!(
+        addrs.iter().any(std::net::SocketAddr::is_ipv6),
+        ipv6_available(),
+        "{addrs:?}"
+    );
+    drop(server);
+
     let running = start(|c| c.host = RedirectHost::Localhost).await;
     assert_eq!(
         running.redirect_uri.as_str(),
@@ -494,10 +519,39 @@ async fn codes_and_states_never_reach_a_log_line_or_debug_output() {
         assert!(!text.contains(secret), "secret in logs: {text}");
         assert!(!shown.contains(secret), "secret in Debug: {shown}");
     }
+    let config = crate::support::config();
+    let secret_state = config.state.expose_secret().to_owned();
+    let config_shown = format!("{config:?}");
+    let server = CallbackServer::bind(config).await.unwrap();
+    let server_shown = format!("{server:?}");
+    for shown in [config_shown, server_shown] {
+        assert!(!shown.contains(&secret_state), "{shown}");
+    }
     let parsed = parse_callback_query(&format!("code={code}&state={state}"));
     let parsed = format!("{parsed:?}");
     assert!(
         !parsed.contains(code) && !parsed.contains(&state),
         "{parsed}"
     );
+}
+
+#[tokio::test]
+async fn wait_is_a_send_static_future_for_boxing_behind_a_trait() {
+    fn boxable<F: Future + Send + 'static>(
+        future: F,
+    ) -> std::pin::Pin<Box<dyn Future<Output = F::Output> + Send>> {
+        Box::pin(future)
+    }
+    let server = CallbackServer::bind(crate::support::config())
+        .await
+        .unwrap();
+    let state = "not-it";
+    let port = server.port();
+    let waiting = tokio::spawn(boxable(server.wait()));
+    let page = get(&format!(
+        "http://127.0.0.1:{port}/callback?code=x&state={state}"
+    ))
+    .await;
+    assert_eq!(page.status, 400);
+    waiting.abort();
 }
