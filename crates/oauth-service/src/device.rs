@@ -25,6 +25,7 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::error::{Error, Result};
 use crate::http::{self, Response};
+use crate::providers::Entry;
 use crate::service::{
     LoginOutcome, OAuthService, Resolved, TokenFailure, tokens_from, union_scopes,
 };
@@ -157,6 +158,23 @@ impl OAuthService {
     /// polling. Nothing is stored until the token endpoint has issued tokens, and the store
     /// saves atomically, so a dropped login leaves the previously stored tokens (if any) as
     /// they were.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use oauth_service::{DeviceOptions, DevicePrompt, OAuthService};
+    ///
+    /// # async fn login(service: OAuthService) -> Result<(), oauth_service::Error> {
+    /// let options = DeviceOptions {
+    ///     on_prompt: Some(Arc::new(|p: &DevicePrompt| {
+    ///         eprintln!("open {} and enter the code {}", p.verification_uri, p.user_code);
+    ///     })),
+    ///     ..DeviceOptions::default()
+    /// };
+    /// let outcome = service.authenticate_device("github", options).await?;
+    /// eprintln!("logged in; tokens saved in {}", outcome.storage);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[instrument(skip_all, fields(provider = %name))]
     pub async fn authenticate_device(
         &self,
@@ -169,7 +187,7 @@ impl OAuthService {
         let resolved = self.resolve(&entry).await?;
         let device_url = match resolved.provider.device_authorization_url.clone() {
             Some(url) => url,
-            None => self.discovered_device_endpoint(&name).await?,
+            None => self.discovered_device_endpoint(&name, &entry).await?,
         };
         let client = http::Client {
             id: &client_id,
@@ -322,8 +340,11 @@ impl OAuthService {
 
     /// The device endpoint from discovery, for providers whose other endpoints are configured
     /// (so [`resolve`](Self::resolve) did not discover) but which name an issuer.
-    async fn discovered_device_endpoint(&self, name: &ProviderName) -> Result<Endpoint> {
-        let (_, entry) = self.lookup(name.as_str())?;
+    async fn discovered_device_endpoint(
+        &self,
+        name: &ProviderName,
+        entry: &Entry,
+    ) -> Result<Endpoint> {
         let configured = entry.provider.auth_url.is_some() && entry.provider.token_url.is_some();
         if let (true, Some(issuer)) = (configured, &entry.provider.issuer) {
             let metadata = self.metadata(name, issuer).await?;

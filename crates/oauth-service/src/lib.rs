@@ -1,5 +1,6 @@
 //! The OAuth 2.1 flows of the ch toolkit: authenticate (authorization code + PKCE), refresh,
 //! ensure-valid, status, logout and discovery.
+//! [`OAuthService::authenticate_device`] logs in without a local browser (RFC 8628).
 //!
 //! The central type is [`OAuthService`]. It is provider-agnostic and built over traits: a
 //! [`TokenStore`](oauth_primitives::TokenStore) (keyring, file, memory), a

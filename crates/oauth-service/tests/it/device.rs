@@ -481,13 +481,14 @@ fn quick() -> DeviceOptions {
     }
 }
 
-/// Each gap is at least `want` (never faster) and less than `want` + 0.9 s (not lazier).
+/// Each gap is at least `want` (never faster) and less than `want` + 1.5 s (not lazier; the
+/// slack absorbs a loaded machine and is smaller than every wrong answer these tests catch).
 fn assert_gaps(gaps: &[Duration], want: &[u64]) {
     assert_eq!(gaps.len(), want.len(), "{gaps:?}");
     for (gap, secs) in gaps.iter().zip(want) {
         let min = Duration::from_secs(*secs);
         assert!(
-            *gap >= min && *gap < min + Duration::from_millis(900),
+            *gap >= min && *gap < min + Duration::from_millis(1500),
             "gap {gap:?} should be about {secs} s; all gaps {gaps:?}"
         );
     }
