@@ -11,4 +11,5 @@ mod mcp;
 mod peer;
 mod real;
 mod scripted;
+mod single_flight;
 mod support;
