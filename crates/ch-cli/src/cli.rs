@@ -100,9 +100,14 @@ pub(crate) struct AuthArgs {
     /// Listen for the redirect on exactly this port (fails if it is busy).
     #[arg(long, value_name = "N")]
     pub(crate) port: Option<u16>,
-    /// Seconds to wait for the browser login.
-    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub(crate) timeout: u64,
+    /// Seconds to wait for the login [default: 300 for the browser; the device code's lifetime
+    /// with --device].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) timeout: Option<u64>,
+    /// Log in with the device authorization grant (RFC 8628): enter a code on any device,
+    /// for machines without a browser (SSH, containers).
+    #[arg(long, conflicts_with = "port")]
+    pub(crate) device: bool,
     /// Name to store an MCP server's login under (default: made from its host).
     #[arg(long, value_name = "NAME")]
     pub(crate) name: Option<String>,
@@ -171,7 +176,12 @@ mod tests {
         assert_eq!(a.target, "github");
         assert_eq!(a.scopes, ["a", "b"]);
         assert!(a.no_browser && a.output.json);
-        assert_eq!((a.port, a.timeout), (Some(9999), 30));
+        assert_eq!((a.port, a.timeout), (Some(9999), Some(30)));
+        assert!(!a.device);
+        assert!(
+            Cli::try_parse_from(["ch", "mcp", "auth", "github", "--device", "--port", "1"])
+                .is_err()
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use oauth_client::Client;
 use oauth_primitives::{ErrorCode, StorageBackend, Url, unix_seconds};
-use oauth_service::{AuthOptions, LoginOutcome, StatusReport};
+use oauth_service::{AuthOptions, DeviceOptions, DevicePrompt, LoginOutcome, StatusReport};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -12,6 +12,9 @@ use crate::cli::{AuthArgs, Command, Mcp};
 use crate::output::{self, Failure};
 
 type Result<T = ()> = std::result::Result<T, Failure>;
+
+/// How long `ch mcp auth` waits for the browser by default.
+const DEFAULT_BROWSER_TIMEOUT: u64 = 300;
 
 /// Runs one command.
 pub(crate) async fn run(command: Command) -> Result {
@@ -114,6 +117,36 @@ fn warn_if_plain_file(client: &Client, provider: &str, backend: Option<StorageBa
     }
 }
 
+/// The "waiting for you" indicator: a spinner on a terminal, one plain line otherwise.
+#[derive(Clone, Default)]
+struct Waiting(Arc<Mutex<Option<ProgressBar>>>);
+
+impl Waiting {
+    fn start(&self, what: &str, limit: Duration) {
+        if crate::stderr_is_terminal() {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix} {elapsed} of {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(format!("waiting for {what}…"));
+            bar.set_message(format!("{}s (Ctrl-C to cancel)", limit.as_secs()));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            if let Ok(mut slot) = self.0.lock() {
+                *slot = Some(bar);
+            }
+        } else {
+            output::info(&format!("waiting up to {}s for {what}…", limit.as_secs()));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.0.lock().ok().and_then(|mut slot| slot.take()) {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 async fn auth(client: &Client, args: AuthArgs) -> Result {
     if args.target.starts_with("http://") || args.target.starts_with("https://") {
         let _ = Url::parse(&args.target).map_err(|e| {
@@ -134,52 +167,23 @@ async fn auth(client: &Client, args: AuthArgs) -> Result {
         ));
     }
     let provider = args.target.clone();
-    let spinner: Arc<Mutex<Option<ProgressBar>>> = Arc::new(Mutex::new(None));
-    let timeout = Duration::from_secs(args.timeout);
-    let on_url = {
-        let spinner = Arc::clone(&spinner);
-        let open = !args.no_browser;
-        let provider = provider.clone();
-        move |url: &Url| {
-            output::info(&format!(
-                "{} this URL in your browser to log in to {provider}:\n\n  {url}\n",
-                if open { "Opening" } else { "Open" }
-            ));
-            if crate::stderr_is_terminal() {
-                let bar = ProgressBar::new_spinner();
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} waiting for the browser login… {elapsed} of {msg}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-                bar.set_message(format!("{}s (Ctrl-C to cancel)", timeout.as_secs()));
-                bar.enable_steady_tick(Duration::from_millis(120));
-                if let Ok(mut slot) = spinner.lock() {
-                    *slot = Some(bar);
-                }
-            } else {
-                output::info(&format!(
-                    "waiting up to {}s for the browser login…",
-                    timeout.as_secs()
-                ));
-            }
+    let waiting = Waiting::default();
+    let login = async {
+        if args.device {
+            device_login(client, &provider, &args, &waiting).await
+        } else {
+            browser_login(client, &provider, &args, &waiting).await
         }
     };
-    let options = AuthOptions {
-        client_id: args.client_id,
-        scopes: args.scopes,
-        open_browser: !args.no_browser,
-        on_url: Some(Arc::new(on_url)),
-        port: args.port,
-        timeout,
-        ..AuthOptions::default()
+    let result = tokio::select! {
+        result = login => result,
+        _ = tokio::signal::ctrl_c() => Err(Failure::new(
+            ErrorCode::AuthCancelled,
+            "login cancelled (Ctrl-C); nothing was stored",
+        )),
     };
-    let result = client.service().authenticate(&provider, options).await;
-    if let Some(bar) = spinner.lock().ok().and_then(|mut slot| slot.take()) {
-        bar.finish_and_clear();
-    }
-    let outcome = result.map_err(|e| service_failure(&e, &provider))?;
+    waiting.finish();
+    let outcome = result?;
     warn_if_plain_file(client, &provider, Some(outcome.storage));
     if args.output.json {
         output::print_json(&login_json(&outcome));
@@ -191,6 +195,81 @@ async fn auth(client: &Client, args: AuthArgs) -> Result {
         ));
     }
     Ok(())
+}
+
+async fn browser_login(
+    client: &Client,
+    provider: &str,
+    args: &AuthArgs,
+    waiting: &Waiting,
+) -> Result<LoginOutcome> {
+    let timeout = Duration::from_secs(args.timeout.unwrap_or(DEFAULT_BROWSER_TIMEOUT));
+    let on_url = {
+        let waiting = waiting.clone();
+        let open = !args.no_browser;
+        let provider = provider.to_owned();
+        move |url: &Url| {
+            output::info(&format!(
+                "{} this URL in your browser to log in to {provider}:\n\n  {url}\n",
+                if open { "Opening" } else { "Open" }
+            ));
+            waiting.start("the browser login", timeout);
+        }
+    };
+    let options = AuthOptions {
+        client_id: args.client_id.clone(),
+        scopes: args.scopes.clone(),
+        open_browser: !args.no_browser,
+        on_url: Some(Arc::new(on_url)),
+        port: args.port,
+        timeout,
+        ..AuthOptions::default()
+    };
+    client
+        .service()
+        .authenticate(provider, options)
+        .await
+        .map_err(|e| service_failure(&e, provider))
+}
+
+async fn device_login(
+    client: &Client,
+    provider: &str,
+    args: &AuthArgs,
+    waiting: &Waiting,
+) -> Result<LoginOutcome> {
+    let on_prompt = {
+        let waiting = waiting.clone();
+        let provider = provider.to_owned();
+        move |prompt: &DevicePrompt| {
+            let mut text = format!(
+                "To log in to {provider}, open {} on any device and enter the code:\n\n    {}\n",
+                prompt.verification_uri, prompt.user_code
+            );
+            if let Some(complete) = &prompt.verification_uri_complete {
+                text.push_str("\nor open this link, which fills in the code:\n\n  ");
+                text.push_str(complete.as_str());
+                text.push('\n');
+            }
+            output::info(&text);
+            waiting.start("you to approve the login", prompt.expires_in);
+        }
+    };
+    let mut options = DeviceOptions {
+        client_id: args.client_id.clone(),
+        scopes: args.scopes.clone(),
+        open_browser: !args.no_browser,
+        on_prompt: Some(Arc::new(on_prompt)),
+        ..DeviceOptions::default()
+    };
+    if let Some(secs) = args.timeout {
+        options.timeout = Duration::from_secs(secs);
+    }
+    client
+        .service()
+        .authenticate_device(provider, options)
+        .await
+        .map_err(|e| service_failure(&e, provider))
 }
 
 async fn refresh(client: &Client, provider: &str, json: bool) -> Result {

@@ -15,19 +15,39 @@ const EARLY_EXIT_WINDOW: Duration = Duration::from_millis(400);
 /// the URL as its last argument, its stdout discarded (stdout is reserved for `ch`'s result).
 /// Otherwise the platform opener (`xdg-open`, `open`, `start` via the `webbrowser` crate) is used.
 /// Only `http` and `https` URLs are ever opened.
+///
+/// On Linux and the BSDs without `BROWSER`, a session with no graphical display (`DISPLAY` and
+/// `WAYLAND_DISPLAY` unset: an SSH login, a container, a CI runner) is reported as having no
+/// browser at once, rather than starting a text-mode browser inside the terminal `ch` is using.
 #[derive(Debug, Clone, Default)]
 pub struct SystemBrowser {
     browser_var: Option<String>,
+    no_display: Option<&'static str>,
 }
 
 impl SystemBrowser {
-    /// Reads `BROWSER` from the environment.
+    /// Reads `BROWSER`, `DISPLAY`, `WAYLAND_DISPLAY` and `SSH_CONNECTION` from the environment.
     #[must_use]
     pub fn from_env() -> Self {
+        Self::from_env_with(|key| std::env::var(key).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with an injected environment.
+    #[must_use]
+    pub fn from_env_with(get: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |key: &str| get(key).is_some_and(|v| !v.trim().is_empty());
+        let graphical =
+            cfg!(any(target_os = "macos", windows)) || set("DISPLAY") || set("WAYLAND_DISPLAY");
+        let no_display = if graphical {
+            None
+        } else if set("SSH_CONNECTION") || set("SSH_TTY") {
+            Some("this is an SSH session without a display")
+        } else {
+            Some("there is no graphical display (DISPLAY and WAYLAND_DISPLAY are unset)")
+        };
         Self {
-            browser_var: std::env::var("BROWSER")
-                .ok()
-                .filter(|v| !v.trim().is_empty()),
+            browser_var: get("BROWSER").filter(|v| !v.trim().is_empty()),
+            no_display,
         }
     }
 
@@ -36,6 +56,7 @@ impl SystemBrowser {
     pub fn with_command(command: Option<String>) -> Self {
         Self {
             browser_var: command.filter(|v| !v.trim().is_empty()),
+            no_display: None,
         }
     }
 
@@ -87,6 +108,12 @@ impl BrowserOpener for SystemBrowser {
         check_openable(url)?;
         match &self.browser_var {
             Some(command) => Self::open_with_command(command, url),
+            None if self.no_display.is_some() => Err(BrowserError::Unavailable {
+                reason: format!(
+                    "{}; set BROWSER to a command that opens URLs",
+                    self.no_display.unwrap_or_default()
+                ),
+            }),
             None => webbrowser::open(url.as_str()).map_err(|e| BrowserError::Unavailable {
                 reason: format!(
                     "no browser could be opened ({e}); set BROWSER or open the printed URL yourself"
@@ -135,6 +162,36 @@ mod tests {
             .open(&url())
             .unwrap_err();
         assert!(err.to_string().contains("could not run"), "{err}");
+    }
+
+    #[test]
+    fn no_display_means_no_browser_unless_browser_is_set() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        if cfg!(any(target_os = "macos", windows)) {
+            return;
+        }
+        let err =
+            SystemBrowser::from_env_with(env(&[("SSH_CONNECTION", "10.0.0.1 22 10.0.0.2 5")]))
+                .open(&url())
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("SSH session without a display"),
+            "{err}"
+        );
+        let err = SystemBrowser::from_env_with(env(&[]))
+            .open(&url())
+            .unwrap_err();
+        assert!(err.to_string().contains("DISPLAY"), "{err}");
+        SystemBrowser::from_env_with(env(&[("BROWSER", "true")]))
+            .open(&url())
+            .unwrap();
     }
 
     #[test]

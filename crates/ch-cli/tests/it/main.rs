@@ -9,6 +9,7 @@
     unreachable_pub
 )]
 
+mod device;
 mod harness;
 mod login;
 mod refresh;

@@ -300,8 +300,10 @@ async fn an_expired_device_code_is_a_timeout() {
     assert_eq!(err.code(), ErrorCode::Timeout, "{err}");
     assert!(err.to_string().contains("expired"), "{err}");
     assert_eq!(prompts.one().expires_in, Duration::from_secs(3));
+    // oidc-provider counts the lifetime in whole seconds from its own clock, so the code may
+    // die up to a second before the client's 3 s deadline.
     assert!(
-        took >= Duration::from_millis(2900) && took < Duration::from_secs(6),
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
         "{took:?}"
     );
     assert!(r.store.raw(LOCAL).is_none());
