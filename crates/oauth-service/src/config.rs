@@ -10,6 +10,10 @@
 //!
 //! Every key of a provider section is optional, unknown keys are errors, and an error names the
 //! file, the line and the key but never quotes a `client_secret`.
+//!
+//! A `client_secret` written here is stored in plain text: prefer `{NAME}_CLIENT_SECRET` in
+//! the environment, and keep the file private (mode 0600). Native apps are public clients
+//! anyway (RFC 8252 §8.5): a secret shipped with one proves nothing.
 
 use std::collections::BTreeMap;
 use std::path::Path;

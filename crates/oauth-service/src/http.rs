@@ -65,6 +65,12 @@ impl Http {
         }
     }
 
+    /// Whether the reqwest client has been built (tests of the no-network hot path).
+    #[cfg(test)]
+    pub(crate) fn is_built(&self) -> bool {
+        self.client.get().is_some()
+    }
+
     pub(crate) fn client(&self) -> Result<&reqwest::Client> {
         if let Some(c) = self.client.get() {
             return Ok(c);

@@ -1182,6 +1182,62 @@ fn authorization_url(
 mod tests {
     use super::*;
 
+    /// One record in memory; `lock` always succeeds.
+    #[derive(Debug, Default)]
+    struct OneRecord(Mutex<Option<TokenRecord>>);
+
+    impl TokenStore for OneRecord {
+        fn load(&self, _: &ProviderName) -> std::result::Result<Option<StoredRecord>, StoreError> {
+            Ok(self.0.lock().unwrap().clone().map(|record| StoredRecord {
+                record,
+                backend: StorageBackend::Memory,
+            }))
+        }
+        fn save(
+            &self,
+            _: &ProviderName,
+            r: &TokenRecord,
+        ) -> std::result::Result<StorageBackend, StoreError> {
+            *self.0.lock().unwrap() = Some(r.clone());
+            Ok(StorageBackend::Memory)
+        }
+        fn delete(&self, _: &ProviderName) -> std::result::Result<bool, StoreError> {
+            Ok(self.0.lock().unwrap().take().is_some())
+        }
+        fn lock(
+            &self,
+            _: &ProviderName,
+            _: Duration,
+        ) -> std::result::Result<oauth_primitives::ProviderLock, StoreError> {
+            Ok(oauth_primitives::ProviderLock::new(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_is_served_without_building_the_http_client() {
+        let store = Arc::new(OneRecord::default());
+        let mut tokens = OAuthTokens::new(AccessToken::new("AT-valid-0123456789"));
+        tokens.expires_in = Some(3600);
+        store
+            .save(
+                &ProviderName::new("github").unwrap(),
+                &TokenRecord::new(tokens, None),
+            )
+            .unwrap();
+        let svc = OAuthService::builder()
+            .store(store)
+            .env(|_| None)
+            .build()
+            .unwrap();
+        let token = svc.get_bearer_token("github").await.unwrap();
+        assert_eq!(token.expose_secret(), "AT-valid-0123456789");
+        svc.get_status("github").await.unwrap();
+        assert!(
+            !svc.inner.http.is_built(),
+            "the hot path built the HTTP client"
+        );
+    }
+
     #[test]
     fn scopes_are_a_union_in_order() {
         let d = vec!["openid".to_owned(), "offline_access".to_owned()];
