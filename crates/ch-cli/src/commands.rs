@@ -107,12 +107,14 @@ fn storage_phrase(client: &Client, provider: &str, backend: StorageBackend) -> S
 /// The plain-file warning: at login and in status, whenever auto fell back to the file.
 fn warn_if_plain_file(client: &Client, provider: &str, backend: Option<StorageBackend>) {
     if backend == Some(StorageBackend::File) && client.is_auto_store() {
-        let notice = client
-            .file_fallback_notice()
-            .unwrap_or_else(|| "no working keyring was found".to_owned());
+        let what = client.file_fallback_notice().unwrap_or_else(|| {
+            format!(
+                "no working keyring was found; tokens for {provider} are stored in a plain file at {}",
+                client.token_file(provider).display()
+            )
+        });
         output::warn(&format!(
-            "tokens for {provider} are stored in a plain file, {} ({notice}); anyone who can read your files as you can read them",
-            client.token_file(provider).display()
+            "{what}\n  anyone who can read that file can use the tokens; start a Secret Service (gnome-keyring) or set CH_TOKEN_STORE=file to choose the file store explicitly"
         ));
     }
 }

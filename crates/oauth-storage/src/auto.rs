@@ -72,7 +72,8 @@ impl AutoStore {
                 "keyring unavailable ({reason}); tokens are stored in a plain file at {}",
                 path.display()
             );
-            tracing::warn!("{notice}");
+            // Front ends show `file_fallback_notice()` once; a warning here would repeat it.
+            tracing::debug!("{notice}");
             notice
         });
         Ok(())
@@ -103,7 +104,13 @@ impl AutoStore {
         let keyring = match self.keyring.load_inner(name) {
             Ok(found) => found,
             Err(e) if file.is_some() => {
-                tracing::warn!(provider = %name, "keyring lookup failed, using the file copy: {e}");
+                // A missing keyring is the normal state of a file-fallback user; only a keyring
+                // that may hold a newer record (locked, hung) is worth a warning.
+                if e.keyring_may_hold_record() {
+                    tracing::warn!(provider = %name, "keyring lookup failed, using the file copy: {e}");
+                } else {
+                    tracing::debug!(provider = %name, "keyring unavailable, using the file copy: {e}");
+                }
                 None
             }
             Err(e) if e.keyring_may_hold_record() => return Err(e),
