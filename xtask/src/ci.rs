@@ -5,7 +5,8 @@ use std::process::Command;
 use crate::peers;
 use crate::sh::{self, Result, cmd, have, run};
 
-/// fmt, clippy, tests (with real peers), docs, cargo-deny: the first failure stops the run.
+/// fmt, clippy, tests (with real peers), the headless demo, docs, cargo-deny: the first failure
+/// stops the run.
 pub(crate) fn run_ci() -> Result {
     run(&mut cmd("cargo", &["fmt", "--all", "--check"]))?;
     run(&mut cmd(
@@ -20,6 +21,8 @@ pub(crate) fn run_ci() -> Result {
         ],
     ))?;
     test(&[])?;
+    // The README's main job must keep working: a full login, unattended.
+    crate::demo::demo(&["--headless".to_owned()])?;
     run(cmd("cargo", &["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     deny()?;
     eprintln!("\nxtask ci: all checks passed");
