@@ -455,3 +455,41 @@ async fn bad_metadata_and_refused_registration_fail_clearly_before_the_browser()
     assert!(err.to_string().contains("--name"), "{err}");
     assert_eq!(r.resource.requests().await, before);
 }
+
+#[tokio::test]
+async fn a_client_id_from_the_environment_skips_registration() {
+    if !peer::available() {
+        return;
+    }
+    let r = rig();
+    let server_url = r.resource.url("/mcp");
+    let browser = Arc::new(Chromium::approve());
+    let svc = OAuthService::builder()
+        .store(r.store.clone())
+        .listener(Arc::new(Loopback::default()))
+        .browser(browser.clone())
+        .ch_home(r.home.path())
+        .env(|k| (k == "LOCAL_MCP_CLIENT_ID").then(|| "ch-test".to_owned()))
+        .build()
+        .unwrap();
+    let out = svc
+        .authenticate_url(&server_url, options(Some("local-mcp"), &[]))
+        .await
+        .unwrap();
+    browser.finish();
+    assert_eq!(out.provider.as_str(), "local-mcp");
+    let auth_url = browser.urls.lock().unwrap()[0].clone();
+    assert_eq!(query(&auth_url, "client_id").as_deref(), Some("ch-test"));
+    assert_eq!(r.server.count("registration", None).await, 0);
+    assert!(files(&r.home.path().join("registrations")).is_empty());
+    // The tokens were issued to that client, and the resource accepts them.
+    let svc2 = service(
+        r.store.clone(),
+        r.home.path(),
+        Arc::new(Chromium::approve()),
+    );
+    let token = svc2.get_bearer_token("local-mcp").await.unwrap();
+    let (code, body) = r.resource.call("/mcp", token.expose_secret()).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["result"]["client_id"], "ch-test");
+}
