@@ -249,7 +249,16 @@ impl OAuthService {
         };
 
         // 5. Login with the discovered provider.
-        let scopes = choose_scopes(challenge_scope.as_deref(), &prm, &options.auth.scopes);
+        // Step-up (MCP 2025-11-25): a new login to the same resource keeps what was asked
+        // for before, so the request is the union of earlier, challenged and added scopes.
+        let mut extra = options.auth.scopes.clone();
+        if let Some(earlier) = self.entry(&name).filter(|e| {
+            e.source == ProviderSource::Discovered
+                && e.provider.resource.as_deref() == Some(prm.resource.as_str())
+        }) {
+            extra.extend(earlier.provider.scopes.iter().cloned());
+        }
+        let scopes = choose_scopes(challenge_scope.as_deref(), &prm, &extra);
         let client_auth = registration
             .as_ref()
             .filter(|r| r.client_secret.is_some())

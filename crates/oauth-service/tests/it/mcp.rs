@@ -364,6 +364,19 @@ async fn well_known_fallback_without_www_authenticate_and_added_scopes() {
         scope.contains("api:read") && scope.contains("api:write"),
         "{scope}"
     );
+
+    // Logging in again (step-up) keeps the scopes asked for before: the union.
+    let browser3 = Arc::new(Chromium::approve());
+    let svc3 = service(r.store.clone(), r.home.path(), browser3.clone());
+    svc3.authenticate_url(&server_url, options(Some("quiet"), &[]))
+        .await
+        .unwrap();
+    browser3.finish();
+    let again = browser3.urls.lock().unwrap()[0].clone();
+    assert_eq!(
+        query(&again, "scope").as_deref(),
+        Some("api:read api:write")
+    );
 }
 
 #[tokio::test]
