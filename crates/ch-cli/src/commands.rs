@@ -3,7 +3,9 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use oauth_client::Client;
 use oauth_primitives::{ErrorCode, StorageBackend, Url, unix_seconds};
-use oauth_service::{AuthOptions, DeviceOptions, DevicePrompt, LoginOutcome, StatusReport};
+use oauth_service::{
+    AuthOptions, DeviceOptions, DevicePrompt, LoginOutcome, McpAuthOptions, StatusReport,
+};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -150,31 +152,39 @@ impl Waiting {
 }
 
 async fn auth(client: &Client, args: AuthArgs) -> Result {
-    if args.target.starts_with("http://") || args.target.starts_with("https://") {
-        let _ = Url::parse(&args.target).map_err(|e| {
-            Failure::new(
-                ErrorCode::NotFound,
-                format!("{} is not a valid URL: {e}", args.target),
-            )
-        })?;
+    let is_url = args.target.starts_with("http://") || args.target.starts_with("https://");
+    if is_url && args.device {
         return Err(Failure::new(
-            ErrorCode::NotFound,
-            "logging in to an MCP server by URL is not available in this version of ch; configure the server's authorization server as a provider in config.toml instead",
+            ErrorCode::ConfigMissing,
+            "--device is not available for MCP server URLs; log in with the browser (add --no-browser to open the URL yourself)",
         ));
     }
-    if args.name.is_some() {
+    if !is_url && args.name.is_some() {
         return Err(Failure::new(
             ErrorCode::ConfigMissing,
             "--name applies only when logging in to an MCP server by URL",
         ));
     }
-    let provider = args.target.clone();
     let waiting = Waiting::default();
     let login = async {
         if args.device {
-            device_login(client, &provider, &args, &waiting).await
+            device_login(client, &args.target, &args, &waiting).await
+        } else if is_url {
+            let options = McpAuthOptions {
+                auth: browser_options(&args.target, &args, &waiting),
+                name: args.name.clone(),
+            };
+            client
+                .service()
+                .authenticate_url(&args.target, options)
+                .await
+                .map_err(|e| service_failure(&e, args.name.as_deref().unwrap_or(&args.target)))
         } else {
-            browser_login(client, &provider, &args, &waiting).await
+            client
+                .service()
+                .authenticate(&args.target, browser_options(&args.target, &args, &waiting))
+                .await
+                .map_err(|e| service_failure(&e, &args.target))
         }
     };
     let result = tokio::select! {
@@ -186,39 +196,41 @@ async fn auth(client: &Client, args: AuthArgs) -> Result {
     };
     waiting.finish();
     let outcome = result?;
-    warn_if_plain_file(client, &provider, Some(outcome.storage));
+    let provider = outcome.provider.as_str();
+    warn_if_plain_file(client, provider, Some(outcome.storage));
     if args.output.json {
         output::print_json(&login_json(&outcome));
     } else {
-        output::info(&format!(
+        let mut done = format!(
             "Logged in to {provider}: token {}, stored {}.",
             output::relative_expiry(outcome.expires_at, now()),
-            storage_phrase(client, &provider, outcome.storage)
-        ));
+            storage_phrase(client, provider, outcome.storage)
+        );
+        if is_url {
+            done.push_str("\nGet a token with: ch mcp token ");
+            done.push_str(provider);
+        }
+        output::info(&done);
     }
     Ok(())
 }
 
-async fn browser_login(
-    client: &Client,
-    provider: &str,
-    args: &AuthArgs,
-    waiting: &Waiting,
-) -> Result<LoginOutcome> {
+/// The browser-login options: print the URL (always), then show that we are waiting.
+fn browser_options(target: &str, args: &AuthArgs, waiting: &Waiting) -> AuthOptions {
     let timeout = Duration::from_secs(args.timeout.unwrap_or(DEFAULT_BROWSER_TIMEOUT));
     let on_url = {
         let waiting = waiting.clone();
         let open = !args.no_browser;
-        let provider = provider.to_owned();
+        let target = target.to_owned();
         move |url: &Url| {
             output::info(&format!(
-                "{} this URL in your browser to log in to {provider}:\n\n  {url}\n",
+                "{} this URL in your browser to log in to {target}:\n\n  {url}\n",
                 if open { "Opening" } else { "Open" }
             ));
             waiting.start("the browser login", timeout);
         }
     };
-    let options = AuthOptions {
+    AuthOptions {
         client_id: args.client_id.clone(),
         scopes: args.scopes.clone(),
         open_browser: !args.no_browser,
@@ -226,12 +238,7 @@ async fn browser_login(
         port: args.port,
         timeout,
         ..AuthOptions::default()
-    };
-    client
-        .service()
-        .authenticate(provider, options)
-        .await
-        .map_err(|e| service_failure(&e, provider))
+    }
 }
 
 async fn device_login(

@@ -61,34 +61,13 @@ impl AuthServer {
     }
 
     fn get(&self, path: &str, bearer: Option<&str>) -> (u16, String) {
-        let url = url::Url::parse(&format!("{}{path}", self.issuer)).unwrap();
-        let mut stream =
-            TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let auth = bearer.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-        write!(
-            stream,
-            "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n",
-            url.path()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response[9..12].parse().unwrap();
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
+        http_get(&format!("{}{path}", self.issuer), bearer)
     }
 
     /// The server's request log (route, grant type, status), never token values.
     pub fn log(&self) -> Vec<Value> {
         let (status, body) = self.get("/__log", None);
         assert_eq!(status, 200);
-        let body = dechunk(&body);
         serde_json::from_str(&body).unwrap()
     }
 
@@ -103,6 +82,66 @@ impl AuthServer {
     /// Whether the server's userinfo endpoint accepts `token`.
     pub fn accepts(&self, token: &str) -> bool {
         self.get("/me", Some(token)).0 == 200
+    }
+}
+
+/// A plain HTTP/1.1 GET on loopback: (status, body).
+pub fn http_get(url: &str, bearer: Option<&str>) -> (u16, String) {
+    let url = url::Url::parse(url).unwrap();
+    let mut stream = TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let auth = bearer.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n",
+        url.path()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| dechunk(b))
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A loopback MCP-like resource (tests/peers/mcp-resource.js) in front of `server`.
+pub struct McpResource {
+    child: Child,
+    pub base: String,
+}
+
+impl McpResource {
+    pub fn start(server: &AuthServer) -> Self {
+        let mut child = Command::new("node")
+            .arg(repo_root().join("tests/peers/mcp-resource.js"))
+            .env("CH_TEST_AS", &server.issuer)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start node mcp-resource.js");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("mcp-resource did not start: {line:?}"))
+            .to_owned();
+        Self { child, base }
+    }
+}
+
+impl Drop for McpResource {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -185,7 +224,11 @@ impl Home {
     }
 
     pub fn token(&self) -> String {
-        let run = self.run(&["mcp", "token", "demo"]);
+        self.token_of("demo")
+    }
+
+    pub fn token_of(&self, provider: &str) -> String {
+        let run = self.run(&["mcp", "token", provider]);
         assert_eq!(run.status, 0, "token failed: {}", run.stderr);
         run.stdout.trim().to_owned()
     }

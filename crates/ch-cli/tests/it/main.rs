@@ -12,6 +12,7 @@
 mod device;
 mod harness;
 mod login;
+mod mcp;
 mod refresh;
 mod storage;
 mod usage;
