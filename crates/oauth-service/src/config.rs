@@ -29,6 +29,16 @@ use crate::providers::{Entry, ProviderSource};
 struct ConfigFile {
     #[serde(default)]
     providers: BTreeMap<String, ProviderSection>,
+    #[serde(default)]
+    mcp: BTreeMap<String, McpSection>,
+}
+
+/// One `[mcp.NAME]` section: the pre-registered client to use when logging in to an MCP
+/// server by URL under NAME (`ch mcp auth <URL> --name NAME`), instead of registering one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct McpSection {
+    client_id: String,
 }
 
 /// One `[providers.NAME]` section.
@@ -59,6 +69,12 @@ struct ProviderSection {
 /// Returns a message naming the line and key on failure (the caller adds the path).
 pub(crate) fn merge(text: &str, entries: &mut BTreeMap<ProviderName, Entry>) -> Result<(), String> {
     let file: ConfigFile = toml::from_str(text).map_err(|e| describe(text, &e))?;
+    for (raw_name, section) in &file.mcp {
+        ProviderName::new(raw_name).map_err(|e| format!("[mcp.{raw_name}]: {e}"))?;
+        if section.client_id.trim().is_empty() {
+            return Err(format!("[mcp.{raw_name}]: client_id must not be empty"));
+        }
+    }
     for (raw_name, section) in file.providers {
         let line = find_section_line(text, &raw_name);
         let where_ = format!("{}, [providers.{raw_name}]", at_line(line));
@@ -68,6 +84,33 @@ pub(crate) fn merge(text: &str, entries: &mut BTreeMap<ProviderName, Entry>) -> 
         entries.insert(name, entry);
     }
     Ok(())
+}
+
+/// The client id configured for MCP logins under `name` (`[mcp.NAME] client_id`), if any.
+/// Read only when a login by URL needs it, never on the token hot path.
+pub(crate) fn mcp_client_id(
+    path: &Path,
+    name: &ProviderName,
+) -> Result<Option<String>, crate::Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(crate::Error::ReadConfig {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| crate::Error::InvalidConfig {
+        path: path.to_owned(),
+        message: describe(&text, &e),
+    })?;
+    Ok(file
+        .mcp
+        .get(name.as_str())
+        .map(|s| s.client_id.trim().to_owned())
+        .filter(|id| !id.is_empty()))
 }
 
 /// Reads and merges `path` when it exists. `Ok(false)` when there is no file.
@@ -253,6 +296,34 @@ mod tests {
             assert!(err.contains(n), "{err:?} should contain {n:?}");
         }
         assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn mcp_sections_name_a_client_for_logins_by_url() {
+        let dir = std::env::temp_dir().join(format!("ch-config-mcp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.toml");
+        std::fs::write(&path, "[mcp.tools]\nclient_id = \" pre-registered \"\n").unwrap();
+        let tools = ProviderName::new("tools").unwrap();
+        let other = ProviderName::new("other").unwrap();
+        assert_eq!(
+            mcp_client_id(&path, &tools).unwrap().as_deref(),
+            Some("pre-registered")
+        );
+        assert_eq!(mcp_client_id(&path, &other).unwrap(), None);
+        assert_eq!(
+            mcp_client_id(&dir.join("missing.toml"), &tools).unwrap(),
+            None
+        );
+        let mut entries = base();
+        merge("[mcp.tools]\nclient_id = \"x\"\n", &mut entries).unwrap();
+        check_err("[mcp.tools]\nclient_id = \"x\"\nscopes = []\n", &["scopes"]);
+        check_err(
+            "[mcp.tools]\nclient_id = \" \"\n",
+            &["[mcp.tools]", "client_id"],
+        );
+        check_err("[mcp.Bad]\nclient_id = \"x\"\n", &["[mcp.Bad]", "a-z"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -827,6 +827,10 @@ impl OAuthService {
         self.inner.config_path.as_deref()?.parent()
     }
 
+    pub(crate) fn config_path(&self) -> Option<&std::path::Path> {
+        self.inner.config_path.as_deref()
+    }
+
     pub(crate) fn entry(&self, name: &ProviderName) -> Option<&Entry> {
         self.inner.providers.get(name)
     }

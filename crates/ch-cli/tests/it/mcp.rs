@@ -118,3 +118,32 @@ fn bad_metadata_is_refused_with_a_message_naming_the_document() {
         );
     }
 }
+
+#[test]
+fn a_client_id_from_config_skips_registration() {
+    if !peers_ready() {
+        return;
+    }
+    let server = AuthServer::start(&[]);
+    let resource = McpResource::start(&server);
+    let home = Home::empty();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[mcp.tools]\nclient_id = \"ch-test\"\n",
+    )
+    .unwrap();
+    let url = format!("{}/mcp", resource.base);
+    let login = home.run(&["mcp", "auth", &url, "--name", "tools", "--timeout", "60"]);
+    assert_eq!(login.status, 0, "{}", login.stderr);
+    assert!(
+        login.stderr.contains("client_id=ch-test"),
+        "the configured client is used: {}",
+        login.stderr
+    );
+    assert_eq!(
+        server.count("registration", None),
+        0,
+        "no dynamic registration"
+    );
+    assert_eq!(http_get(&url, Some(&home.token_of("tools"))).0, 200);
+}

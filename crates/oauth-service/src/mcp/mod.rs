@@ -233,7 +233,8 @@ impl OAuthService {
         let metadata = self.authorization_server(&prm).await?;
         let issuer = metadata.issuer.clone();
 
-        // 4. Client identity.
+        // 4. Client identity: --client-id > {NAME}_CLIENT_ID > [mcp.NAME] in config.toml >
+        //    the registration stored for this issuer > dynamic registration.
         let var = format!("{}_CLIENT_ID", name.env_stem());
         let explicit = options
             .auth
@@ -241,7 +242,11 @@ impl OAuthService {
             .clone()
             .filter(|s| !s.trim().is_empty())
             .or_else(|| self.env_nonempty(&var));
-        let (client_id, registration) = if let Some(id) = explicit {
+        let configured = match (&explicit, self.config_path()) {
+            (None, Some(path)) => crate::config::mcp_client_id(path, &name)?,
+            _ => None,
+        };
+        let (client_id, registration) = if let Some(id) = explicit.or(configured) {
             (id, None)
         } else {
             let r = self.registration(&ch_home, &metadata, &var).await?;
