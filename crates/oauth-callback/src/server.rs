@@ -222,7 +222,8 @@ impl CallbackServer {
                 biased;
                 Some(completion) = rx.recv() => break completion,
                 () = &mut deadline => {
-                    tracing::warn!(
+                    // Returned as TIMEOUT: the caller reports it; a warning would repeat it.
+                    tracing::debug!(
                         after_secs = timeout.as_secs(),
                         "no authorization response in time; listener closed"
                     );

@@ -320,7 +320,7 @@ impl OAuthService {
                     );
                 }
                 "access_denied" => {
-                    warn!("the user denied the device login");
+                    debug!("the user denied the device login");
                     return Err(Error::DeviceDenied {
                         provider: name.clone(),
                     });

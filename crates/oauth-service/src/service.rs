@@ -600,7 +600,7 @@ impl OAuthService {
         let (revoked, revocation_error) = match self.revoke(&entry, &stored.record).await {
             Ok(revoked) => (revoked, None),
             Err(e) => {
-                warn!(error = %e, "token revocation failed; deleting the local record anyway");
+                debug!(error = %e, "token revocation failed; deleting the local record anyway");
                 (false, Some(e))
             }
         };
@@ -672,7 +672,7 @@ impl OAuthService {
         }
         if let Some(browser) = &self.inner.browser {
             if let Err(source) = browser.open(auth_url) {
-                warn!(error = %source, "could not open the browser");
+                debug!(error = %source, "could not open the browser");
                 return Err(Error::NoBrowser {
                     provider: name.clone(),
                     source,
@@ -944,9 +944,9 @@ impl OAuthService {
                     // The refresh token is dead: mark the record so status says so.
                     current.refresh_failed = true;
                     self.save(name, &current).await?;
-                    warn!("refresh token refused (invalid_grant); the user must log in again");
+                    debug!("refresh token refused (invalid_grant); the user must log in again");
                 } else {
-                    warn!(error = %error.error, "refresh refused");
+                    debug!(error = %error.error, "refresh refused");
                 }
                 drop(lock);
                 Err(Error::RefreshRefused {
@@ -955,7 +955,7 @@ impl OAuthService {
                 })
             }
             Err(TokenFailure::Other(e)) => {
-                warn!(error = %e, "refresh failed; the stored tokens are unchanged");
+                debug!(error = %e, "refresh failed; the stored tokens are unchanged");
                 Err(e)
             }
         }
