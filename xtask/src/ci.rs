@@ -89,7 +89,14 @@ fn deny() -> Result {
     }
     run(&mut cmd(
         "cargo",
-        &["deny", "check", "bans", "licenses", "sources"],
+        &[
+            "deny",
+            "check",
+            "--hide-inclusion-graph",
+            "bans",
+            "licenses",
+            "sources",
+        ],
     ))?;
     let fetched = Command::new("cargo")
         .args(["deny", "fetch", "db"])
