@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 
 const say = (...args) => console.error('[browser.js]', ...args);
 
@@ -62,29 +62,7 @@ const reachedRedirect = (u) => redirectUri !== null && u.href.startsWith(redirec
 
 let context;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    env: {
-      ...process.env,
-      XDG_CONFIG_HOME: path.join(profile, 'config'),
-      XDG_CACHE_HOME: path.join(profile, 'cache'),
-    },
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-dev-shm-usage',
-      '--no-proxy-server',
-      '--password-store=basic',
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
-    ],
-  });
+  context = await launchChromium(profile, executablePath);
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(timeoutMs);
   say(`opening the authorization URL (action ${action})`);
