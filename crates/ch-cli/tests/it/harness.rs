@@ -32,6 +32,38 @@ pub fn chromium() -> String {
     std::env::var("CH_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
 }
 
+/// Starts `node tests/peers/<script>` with `env` and waits (at most 30 s) for its
+/// `READY <url>` line: the child (killed by its owner's `Drop`) and the URL.
+fn spawn_peer(script: &str, env: &[(&str, &str)]) -> (Child, String) {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo_root().join("tests/peers").join(script))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("start node tests/peers/{script}: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{script} printed no READY line within 30 s"));
+    let url = line
+        .trim()
+        .strip_prefix("READY ")
+        .unwrap_or_else(|| panic!("{script} did not start: {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
 pub struct AuthServer {
     child: Child,
     pub issuer: String,
@@ -39,24 +71,7 @@ pub struct AuthServer {
 
 impl AuthServer {
     pub fn start(env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new("node");
-        cmd.arg(repo_root().join("tests/peers/oidc-server.js"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start node oidc-server.js");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let issuer = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("authorization server did not start: {line:?}"))
-            .to_owned();
+        let (child, issuer) = spawn_peer("oidc-server.js", env);
         Self { child, issuer }
     }
 
@@ -117,23 +132,7 @@ pub struct McpResource {
 
 impl McpResource {
     pub fn start(server: &AuthServer) -> Self {
-        let mut child = Command::new("node")
-            .arg(repo_root().join("tests/peers/mcp-resource.js"))
-            .env("CH_TEST_AS", &server.issuer)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start node mcp-resource.js");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("mcp-resource did not start: {line:?}"))
-            .to_owned();
+        let (child, base) = spawn_peer("mcp-resource.js", &[("CH_TEST_AS", &server.issuer)]);
         Self { child, base }
     }
 }

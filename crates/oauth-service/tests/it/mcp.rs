@@ -3,11 +3,9 @@
 //! introspection endpoint) in front of the real oidc-provider (dynamic registration and
 //! resource indicators enabled), with the login completed in headless Chromium.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use oauth_primitives::{AuthStatus, ErrorCode, TokenStore};
@@ -16,7 +14,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::peer::{self, AuthServer};
-use crate::support::{Chromium, Loopback, TestStore, assert_not_logged, capture_logs, repo_root};
+use crate::support::{Chromium, Loopback, TestStore, assert_not_logged, capture_logs};
 
 /// tests/peers/mcp-resource.js; killed on drop.
 pub struct McpResource {
@@ -35,29 +33,7 @@ impl Drop for McpResource {
 
 impl McpResource {
     pub fn start(issuer: &str) -> Self {
-        let mut child = Command::new("node")
-            .arg(repo_root().join("tests/peers/mcp-resource.js"))
-            .env("CH_TEST_AS", issuer)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start node tests/peers/mcp-resource.js");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("mcp-resource.js printed no READY line within 30 s");
-        let base = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let (child, base) = peer::spawn_peer("mcp-resource.js", &[("CH_TEST_AS", issuer)]);
         Self {
             base,
             child,

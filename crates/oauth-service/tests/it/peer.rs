@@ -26,6 +26,38 @@ impl Drop for AuthServer {
 
 /// Whether node, the installed peers and Chromium are here; prints "skipped" or fails
 /// (`CH_TEST_PEERS=1`) otherwise.
+/// Starts `node tests/peers/<script>` with `env` and waits (at most 30 s) for its
+/// `READY <url>` line: the child (killed by its owner's `Drop`) and the URL.
+pub fn spawn_peer(script: &str, env: &[(&str, &str)]) -> (Child, String) {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo_root().join("tests/peers").join(script))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("start node tests/peers/{script}: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{script} printed no READY line within 30 s"));
+    let url = line
+        .trim()
+        .strip_prefix("READY ")
+        .unwrap_or_else(|| panic!("{script}: unexpected first line {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
 pub fn available() -> bool {
     let peers = repo_root().join("tests/peers/node_modules/oidc-provider");
     let node = Command::new("node")
@@ -42,30 +74,7 @@ pub fn available() -> bool {
 impl AuthServer {
     /// Starts the server with extra environment (`CH_TEST_AT_TTL`, ...).
     pub fn start(env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new("node");
-        cmd.arg(repo_root().join("tests/peers/oidc-server.js"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start node tests/peers/oidc-server.js");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("oidc-server.js printed no READY line within 30 s");
-        let issuer = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let (child, issuer) = spawn_peer("oidc-server.js", env);
         Self {
             issuer,
             child,
