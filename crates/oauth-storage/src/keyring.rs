@@ -394,11 +394,19 @@ fn read_value(service: &str) -> Result<Option<Zeroizing<Vec<u8>>>, CallError> {
     Ok(Some(out))
 }
 
-/// Deletes pieces `from..` of `slot` until one is missing.
+/// Deletes pieces `from..` of `slot`.
+///
+/// Pieces are written in ascending and deleted in descending order, so whatever moment a
+/// process is killed at, the pieces of a slot that exist are `1..=k` for some `k`: no gap can
+/// hide a piece from the next sweep. (Deleting upwards would leave `k+1..` behind for good
+/// once a kill made a gap, and with them fragments of a token after logout.)
 fn sweep(service: &str, slot: u8, from: usize) -> Result<(), CallError> {
-    let mut i = from;
-    while i <= MAX_PIECES && del(service, &piece_account(slot, i))? {
-        i += 1;
+    let mut top = from;
+    while top <= MAX_PIECES && get(service, &piece_account(slot, top))?.is_some() {
+        top += 1;
+    }
+    for i in (from..top).rev() {
+        del(service, &piece_account(slot, i))?;
     }
     Ok(())
 }
