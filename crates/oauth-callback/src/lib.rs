@@ -19,8 +19,8 @@
 //! This crate deliberately does not open the browser, build the authorization URL, redeem the
 //! code or know anything about token storage. It runs on the caller's tokio runtime, including a
 //! `current_thread` one. It sets no socket option that lets another socket share the port: no
-//! `SO_REUSEPORT`, and `SO_REUSEADDR` only on Unix, where it merely allows rebinding over
-//! `TIME_WAIT` connections of an earlier login. On Windows `SO_EXCLUSIVEADDRUSE` is not set.
+//! `SO_REUSEPORT`, and `SO_REUSEADDR` only for a fixed (not ephemeral) port and only on Unix, where it
+//! merely allows rebinding over `TIME_WAIT` connections of an earlier login. On Windows `SO_EXCLUSIVEADDRUSE` is not set.
 //!
 //! ```
 //! use std::sync::Arc;

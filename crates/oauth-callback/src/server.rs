@@ -360,28 +360,33 @@ async fn accept_any(listeners: &[TcpListener]) -> io::Result<TcpStream> {
 /// A listening socket on `addr`, never with `SO_REUSEPORT` (RFC 8252 §8.3, Appendix B): no
 /// other socket can share the port.
 ///
-/// On Unix `SO_REUSEADDR` is set, as `std` and `mio` do: there it only lets the port be bound
-/// again while connections of an earlier listener linger in `TIME_WAIT` (so a second login on
-/// the same `--port` right after the first works); it never lets two sockets listen on one
-/// port, which the tests prove. On Windows it would allow exactly that, so it is not set there.
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+/// `SO_REUSEADDR` is set only when `rebind` (a fixed port: `--port` or the preferred list)
+/// and only on Unix: there it merely lets the port be bound again while connections of an
+/// earlier listener linger in `TIME_WAIT` (so a second login on the same port right after the
+/// first works); it never
+/// lets two sockets listen on one port, which the tests prove. An ephemeral port is fresh, so
+/// it never needs the option and never gets it. On Windows the option would allow exactly that
+/// sharing, so it is never set there.
+fn listen(addr: SocketAddr, rebind: bool) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
+    if cfg!(unix) && rebind {
+        socket.set_reuseaddr(true)?;
+    }
     socket.bind(addr)?;
     socket.listen(BACKLOG)
 }
 
 /// Binds `port` (0: an ephemeral one) on the loopback addresses that `host` needs.
 fn bind_port(host: RedirectHost, port: u16) -> io::Result<(Vec<TcpListener>, u16)> {
+    let rebind = port != 0;
     let v4 = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, port));
     let one = |addr| {
-        let listener = listen(addr)?;
+        let listener = listen(addr, rebind)?;
         let port = listener.local_addr()?.port();
         Ok((vec![listener], port))
     };
@@ -390,7 +395,7 @@ fn bind_port(host: RedirectHost, port: u16) -> io::Result<(Vec<TcpListener>, u16
         RedirectHost::Ipv6Loopback => one(v6),
         RedirectHost::Localhost => {
             let (mut listeners, port) = one(v4)?;
-            match listen(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
+            match listen(SocketAddr::from((Ipv6Addr::LOCALHOST, port)), rebind) {
                 Ok(listener) => listeners.push(listener),
                 Err(err)
                     if matches!(
