@@ -111,6 +111,10 @@ pub(crate) struct AuthArgs {
     /// Name to store an MCP server's login under (default: made from its host).
     #[arg(long, value_name = "NAME")]
     pub(crate) name: Option<String>,
+    /// Register ch anew at an MCP server's authorization server instead of reusing the stored
+    /// registration (when the server has forgotten it).
+    #[arg(long, conflicts_with_all = ["client_id", "device"])]
+    pub(crate) reregister: bool,
     #[command(flatten)]
     pub(crate) output: Output,
 }

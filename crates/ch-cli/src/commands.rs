@@ -165,6 +165,12 @@ async fn auth(client: &Client, args: AuthArgs) -> Result {
             "--name applies only when logging in to an MCP server by URL",
         ));
     }
+    if !is_url && args.reregister {
+        return Err(Failure::new(
+            ErrorCode::ConfigMissing,
+            "--reregister applies only when logging in to an MCP server by URL (ch mcp auth https://... --reregister)",
+        ));
+    }
     let waiting = Waiting::default();
     let login = async {
         if args.device {
@@ -173,6 +179,7 @@ async fn auth(client: &Client, args: AuthArgs) -> Result {
             let options = McpAuthOptions {
                 auth: browser_options(&args.target, &args, &waiting),
                 name: args.name.clone(),
+                register_again: args.reregister,
             };
             client
                 .service()

@@ -20,6 +20,9 @@ pub(crate) struct Metadata {
     pub(crate) registration_endpoint: Option<Endpoint>,
     /// The confidential-client method to use, from `token_endpoint_auth_methods_supported`.
     pub(crate) client_auth: ClientAuth,
+    /// `scopes_supported` lists `offline_access`: asking for it is how such a server is told
+    /// to issue a refresh token (MCP 2026-07-28, "Refresh Tokens").
+    pub(crate) offers_offline_access: bool,
 }
 
 #[derive(Deserialize)]
@@ -34,6 +37,9 @@ struct Raw {
     authorization_response_iss_parameter_supported: bool,
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
     registration_endpoint: Option<String>,
+    /// Kept loose: a malformed optional list must not cost the whole document.
+    #[serde(default)]
+    scopes_supported: serde_json::Value,
 }
 
 /// The metadata URLs for `issuer`, in the order the MCP specification (2025-11-25) requires:
@@ -180,6 +186,10 @@ fn validate(issuer: &str, raw: Raw) -> std::result::Result<Metadata, String> {
         iss_parameter_supported: raw.authorization_response_iss_parameter_supported,
         registration_endpoint: optional("registration_endpoint", raw.registration_endpoint),
         client_auth,
+        offers_offline_access: raw
+            .scopes_supported
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s.as_str() == Some("offline_access"))),
     })
 }
 
@@ -232,7 +242,25 @@ mod tests {
             authorization_response_iss_parameter_supported: true,
             token_endpoint_auth_methods_supported: None,
             registration_endpoint: None,
+            scopes_supported: serde_json::Value::Null,
         }
+    }
+
+    #[test]
+    fn offline_access_is_seen_only_in_a_well_formed_scopes_supported() {
+        let with = |v: serde_json::Value| {
+            let mut r = raw("https://a.example", Some(vec!["S256"]));
+            r.scopes_supported = v;
+            validate("https://a.example", r)
+                .unwrap()
+                .offers_offline_access
+        };
+        assert!(with(serde_json::json!(["openid", "offline_access"])));
+        assert!(!with(serde_json::json!(["openid"])));
+        assert!(!with(serde_json::Value::Null));
+        // A malformed list is ignored, not fatal.
+        assert!(!with(serde_json::json!("offline_access")));
+        assert!(!with(serde_json::json!({"offline_access": true})));
     }
 
     #[test]

@@ -48,6 +48,28 @@ fn usage_errors_exit_2() {
             .status,
         2
     );
+    let run = home.run(&[
+        "mcp",
+        "auth",
+        "https://mcp.example.com/mcp",
+        "--reregister",
+        "--client-id",
+        "x",
+    ]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--client-id"), "{}", run.stderr);
+}
+
+#[test]
+fn reregister_is_for_mcp_server_urls_only() {
+    let home = Home::empty();
+    let run = home.run(&["mcp", "auth", "github", "--reregister"]);
+    assert_eq!(run.status, 8, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--reregister applies only") && run.stderr.contains("https://"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

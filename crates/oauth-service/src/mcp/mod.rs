@@ -56,6 +56,9 @@ pub struct McpAuthOptions {
     /// The provider name to store the login under (default: made from the URL's host with
     /// [`ProviderName::from_host`]).
     pub name: Option<String>,
+    /// Register a new client even when one is stored for the authorization server (which has
+    /// forgotten it, say), replacing the stored one. An error when a client id is given.
+    pub register_again: bool,
 }
 
 /// Why MCP discovery or registration failed. Reached through [`Error::Mcp`].
@@ -141,6 +144,34 @@ pub enum McpError {
         /// The environment variable that would supply a client id.
         var: String,
     },
+    /// The authorization server refused the client ch registered there at an earlier login.
+    #[snafu(display(
+        "the authorization server {issuer} no longer accepts the client ch registered there earlier ({error}); ch has forgotten that registration, so the same ch mcp auth will register anew"
+    ))]
+    StaleRegistration {
+        /// The issuer.
+        issuer: String,
+        /// The OAuth error, sanitised.
+        error: ServerError,
+    },
+    /// A login with a stored registration got no authorization response.
+    #[snafu(display(
+        "{source}. If the browser showed an error about an unknown or invalid client, the authorization server {issuer} has forgotten the client ch registered there: run ch mcp auth again with --reregister"
+    ))]
+    StoredClientTimeout {
+        /// The issuer.
+        issuer: String,
+        /// The timeout.
+        source: Box<Error>,
+    },
+    /// A new registration was asked for, but the client id comes from elsewhere.
+    #[snafu(display(
+        "--reregister asks for a new client registration, but the client id comes from {origin}; drop one of the two"
+    ))]
+    RegisterAgainWithClientId {
+        /// Where the client id came from.
+        origin: String,
+    },
     /// Discovery needs a state directory.
     #[snafu(display(
         "login by URL needs a state directory to keep the discovered provider: build the service with .ch_home(...)"
@@ -166,7 +197,10 @@ impl McpError {
             | McpError::NameTaken { .. }
             | McpError::RegistrationRefused { .. }
             | McpError::NoRegistration { .. }
+            | McpError::StaleRegistration { .. }
+            | McpError::RegisterAgainWithClientId { .. }
             | McpError::NoChHome => ErrorCode::ConfigMissing,
+            McpError::StoredClientTimeout { source, .. } => source.code(),
             McpError::NoResourceMetadata { .. } => ErrorCode::InvalidResponse,
             McpError::ResourceMetadata { code, .. } | McpError::BadRegistration { code, .. } => {
                 *code
@@ -183,8 +217,17 @@ impl From<McpError> for Error {
 }
 
 /// The scopes to ask for: the challenge's, else the metadata's `scopes_supported`, then the
-/// caller's added (union, in order, each once).
-fn choose_scopes(challenge: Option<&str>, prm: &ResourceMetadata, extra: &[String]) -> Vec<String> {
+/// caller's added (union, in order, each once), then `offline_access` when the authorization
+/// server lists it (`offline`) and something else is asked for: without it such servers issue
+/// no refresh token, and `ch mcp token` would need the browser again within the hour. (MCP
+/// 2026-07-28 "Refresh Tokens": MAY. With no scope at all the server's default stays, so it
+/// is not added alone.)
+fn choose_scopes(
+    challenge: Option<&str>,
+    prm: &ResourceMetadata,
+    extra: &[String],
+    offline: bool,
+) -> Vec<String> {
     let base: Vec<&str> = match challenge.filter(|s| !s.trim().is_empty()) {
         Some(s) => s.split_whitespace().collect(),
         None => prm.scopes_supported.iter().map(String::as_str).collect(),
@@ -197,6 +240,9 @@ fn choose_scopes(challenge: Option<&str>, prm: &ResourceMetadata, extra: &[Strin
         if !out.iter().any(|o| o == s) {
             out.push(s.to_owned());
         }
+    }
+    if offline && !out.is_empty() && !out.iter().any(|o| o == "offline_access") {
+        out.push("offline_access".to_owned());
     }
     out
 }
@@ -246,11 +292,23 @@ impl OAuthService {
             (None, Some(path)) => crate::config::mcp_client_id(path, &name)?,
             _ => None,
         };
-        let (client_id, registration) = if let Some(id) = explicit.or(configured) {
-            (id, None)
+        if options.register_again && (explicit.is_some() || configured.is_some()) {
+            let origin = if options.auth.client_id.is_some() {
+                "--client-id".to_owned()
+            } else if explicit.is_some() {
+                var.clone()
+            } else {
+                format!("[mcp.{name}] client_id in config.toml")
+            };
+            return Err(McpError::RegisterAgainWithClientId { origin }.into());
+        }
+        let (client_id, registration, reused) = if let Some(id) = explicit.or(configured) {
+            (id, None, false)
         } else {
-            let r = self.registration(&ch_home, &metadata, &var).await?;
-            (r.client_id.clone(), Some(r))
+            let (r, reused) = self
+                .registration(&ch_home, &metadata, &var, options.register_again)
+                .await?;
+            (r.client_id.clone(), Some(r), reused)
         };
 
         // 5. Login with the discovered provider.
@@ -263,7 +321,12 @@ impl OAuthService {
         }) {
             extra.extend(earlier.provider.scopes.iter().cloned());
         }
-        let scopes = choose_scopes(challenge_scope.as_deref(), &prm, &extra);
+        let scopes = choose_scopes(
+            challenge_scope.as_deref(),
+            &prm,
+            &extra,
+            metadata.offers_offline_access,
+        );
         let client_auth = registration
             .as_ref()
             .filter(|r| r.client_secret.is_some())
@@ -292,7 +355,11 @@ impl OAuthService {
         let mut auth = options.auth;
         auth.client_id = Some(client_id);
         debug!(provider = %name, resource = %prm.resource, "logging in with the discovered provider");
-        let outcome = self.authenticate_entry(name, entry, auth).await?;
+        let outcome = match self.authenticate_entry(name, entry, auth).await {
+            Ok(outcome) => outcome,
+            Err(e) if reused => return Err(stored_client_failed(&ch_home, &issuer, e)),
+            Err(e) => return Err(e),
+        };
         let path = persist::save_discovered(&ch_home, &file)?;
         info!(path = %path.display(), "discovered provider saved");
         Ok(outcome)
@@ -398,19 +465,22 @@ impl OAuthService {
         }))
     }
 
-    /// The stored registration for this issuer, or a new one (saved before the login, so a
-    /// failed login does not register again).
+    /// The stored registration for this issuer (`true`: reused), or a new one (saved before
+    /// the login, so a failed login does not register again). `again` skips the stored one.
     async fn registration(
         &self,
         ch_home: &std::path::Path,
         metadata: &Metadata,
         var: &str,
-    ) -> Result<Registration> {
+        again: bool,
+    ) -> Result<(Registration, bool)> {
         let now = unix_seconds(self.now());
-        if let Some(r) = persist::load_registration(ch_home, &metadata.issuer) {
+        if again {
+            info!("registering a new client as asked; it replaces any stored one");
+        } else if let Some(r) = persist::load_registration(ch_home, &metadata.issuer) {
             if !r.expired(now) {
                 debug!("reusing the client registration stored for this issuer");
-                return Ok(r);
+                return Ok((r, true));
             }
             info!("the stored client registration expired; registering again");
         }
@@ -423,7 +493,43 @@ impl OAuthService {
         };
         let r = registration::register(self.http(), &metadata.issuer, endpoint, now).await?;
         persist::save_registration(ch_home, &r)?;
-        Ok(r)
+        Ok((r, false))
+    }
+}
+
+/// A login with a registration stored at an earlier login failed with `e`. A token endpoint
+/// that refuses the client outright (`invalid_client`, `unauthorized_client`) has forgotten
+/// it: the registration is dropped so the next login registers anew. A timeout may be the
+/// same thing seen from the browser (an authorization server shows an error page instead of
+/// redirecting for an unknown client), so it says how to register anew.
+fn stored_client_failed(ch_home: &std::path::Path, issuer: &str, e: Error) -> Error {
+    let shown = sanitize_for_terminal(issuer, 200);
+    match e {
+        Error::ExchangeRefused { error, .. }
+            if matches!(
+                error.error.as_str(),
+                "invalid_client" | "unauthorized_client"
+            ) =>
+        {
+            if let Err(err) = persist::forget_registration(ch_home, issuer) {
+                warn!(%err, "could not remove the refused client registration");
+            }
+            McpError::StaleRegistration {
+                issuer: shown,
+                error,
+            }
+            .into()
+        }
+        e if e.code() == ErrorCode::Timeout
+            && matches!(e, Error::LoginTimeout { .. } | Error::Callback { .. }) =>
+        {
+            McpError::StoredClientTimeout {
+                issuer: shown,
+                source: Box::new(e),
+            }
+            .into()
+        }
+        e => e,
     }
 }
 
@@ -454,14 +560,31 @@ mod tests {
     #[test]
     fn scope_selection_follows_the_mcp_strategy() {
         let p = prm(&["a", "b"]);
-        assert_eq!(choose_scopes(Some("x y"), &p, &[]), ["x", "y"]);
-        assert_eq!(choose_scopes(None, &p, &[]), ["a", "b"]);
-        assert_eq!(choose_scopes(Some("  "), &p, &[]), ["a", "b"]);
-        assert!(choose_scopes(None, &prm(&[]), &[]).is_empty());
+        assert_eq!(choose_scopes(Some("x y"), &p, &[], false), ["x", "y"]);
+        assert_eq!(choose_scopes(None, &p, &[], false), ["a", "b"]);
+        assert_eq!(choose_scopes(Some("  "), &p, &[], false), ["a", "b"]);
+        assert!(choose_scopes(None, &prm(&[]), &[], false).is_empty());
         assert_eq!(
-            choose_scopes(Some("x"), &p, &["y x".into(), "z".into()]),
+            choose_scopes(Some("x"), &p, &["y x".into(), "z".into()], false),
             ["x", "y", "z"]
         );
+    }
+
+    #[test]
+    fn offline_access_is_added_once_when_the_server_offers_it() {
+        let p = prm(&["a"]);
+        assert_eq!(
+            choose_scopes(Some("x"), &p, &[], true),
+            ["x", "offline_access"]
+        );
+        assert_eq!(choose_scopes(None, &p, &[], true), ["a", "offline_access"]);
+        // Already asked for (a step-up login keeps it): not twice.
+        assert_eq!(
+            choose_scopes(Some("x"), &p, &["offline_access".into()], true),
+            ["x", "offline_access"]
+        );
+        // Nothing asked for: the server's default scope stays the request.
+        assert!(choose_scopes(None, &prm(&[]), &[], true).is_empty());
     }
 
     #[test]

@@ -78,6 +78,15 @@ pub(crate) fn save_registration(ch_home: &Path, r: &Registration) -> Result<Path
     Ok(path)
 }
 
+/// Removes the stored registration for `issuer` (the server refused it). `Ok` when it is gone,
+/// also when there was none.
+pub(crate) fn forget_registration(ch_home: &Path, issuer: &str) -> std::io::Result<()> {
+    match std::fs::remove_file(registration_path(ch_home, issuer)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// The stored registration for `issuer`, if there is a readable one for exactly that issuer.
 pub(crate) fn load_registration(ch_home: &Path, issuer: &str) -> Option<Registration> {
     let path = registration_path(ch_home, issuer);

@@ -8,7 +8,7 @@ use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth_primitives::{AuthStatus, ErrorCode, TokenStore};
+use oauth_primitives::{AuthStatus, BrowserError, BrowserOpener, ErrorCode, TokenStore};
 use oauth_service::{AuthOptions, Error, McpAuthOptions, OAuthService, ProviderSource};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -83,7 +83,11 @@ fn no_env(_: &str) -> Option<String> {
     None
 }
 
-fn service(store: Arc<dyn TokenStore>, home: &Path, browser: Arc<Chromium>) -> OAuthService {
+fn service(
+    store: Arc<dyn TokenStore>,
+    home: &Path,
+    browser: Arc<dyn BrowserOpener>,
+) -> OAuthService {
     OAuthService::builder()
         .store(store)
         .listener(Arc::new(Loopback::default()))
@@ -102,6 +106,7 @@ fn options(name: Option<&str>, scopes: &[&str]) -> McpAuthOptions {
             ..AuthOptions::default()
         },
         name: name.map(str::to_owned),
+        register_again: false,
     }
 }
 
@@ -185,7 +190,12 @@ async fn login_by_url_with_nothing_configured_then_token_refresh_and_reuse() {
         query(&auth_url, "resource").as_deref(),
         Some(server_url.as_str())
     );
-    assert_eq!(query(&auth_url, "scope").as_deref(), Some("api:read"));
+    // The challenge's scope, plus offline_access because the server lists it (MCP
+    // 2026-07-28 "Refresh Tokens"): how such servers are asked for a refresh token.
+    assert_eq!(
+        query(&auth_url, "scope").as_deref(),
+        Some("api:read offline_access")
+    );
     assert_eq!(
         query(&auth_url, "code_challenge_method").as_deref(),
         Some("S256")
@@ -320,8 +330,8 @@ async fn well_known_fallback_without_www_authenticate_and_added_scopes() {
     let auth_url = browser.urls.lock().unwrap()[0].clone();
     assert_eq!(
         query(&auth_url, "scope").as_deref(),
-        Some("api:read api:write"),
-        "scopes_supported, plus the added scope"
+        Some("api:read api:write offline_access"),
+        "scopes_supported, plus the added scope, plus offline_access"
     );
     assert_eq!(
         query(&auth_url, "resource").as_deref(),
@@ -351,7 +361,7 @@ async fn well_known_fallback_without_www_authenticate_and_added_scopes() {
     let again = browser3.urls.lock().unwrap()[0].clone();
     assert_eq!(
         query(&again, "scope").as_deref(),
-        Some("api:read api:write")
+        Some("api:read api:write offline_access")
     );
 }
 
@@ -481,4 +491,162 @@ async fn a_client_id_from_the_environment_skips_registration() {
     let (code, body) = r.resource.call("/mcp", token.expose_secret()).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["result"]["client_id"], "ch-test");
+}
+
+/// A browser whose user never finishes: it only records the URL.
+#[derive(Default)]
+struct Abandoned(std::sync::Mutex<Vec<oauth_primitives::Url>>);
+
+impl BrowserOpener for Abandoned {
+    fn open(&self, url: &oauth_primitives::Url) -> Result<(), BrowserError> {
+        self.0.lock().unwrap().push(url.clone());
+        Ok(())
+    }
+}
+
+/// Replaces the client id (and secret) of the one stored registration.
+fn rewrite_registration(home: &Path, client_id: &str) -> std::path::PathBuf {
+    let regs = files(&home.join("registrations"));
+    assert_eq!(regs.len(), 1, "{regs:?}");
+    let mut reg: Value = serde_json::from_slice(&std::fs::read(&regs[0]).unwrap()).unwrap();
+    reg["client_id"] = client_id.into();
+    std::fs::write(&regs[0], serde_json::to_vec(&reg).unwrap()).unwrap();
+    regs[0].clone()
+}
+
+fn stored_client_id(path: &Path) -> String {
+    let reg: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    reg["client_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_forgotten_registration_is_explained_and_registering_again_replaces_it() {
+    if !peer::available() {
+        return;
+    }
+    let r = rig();
+    let server_url = r.resource.url("/mcp");
+    let browser = Arc::new(Chromium::approve());
+    service(r.store.clone(), r.home.path(), browser.clone())
+        .authenticate_url(&server_url, options(None, &[]))
+        .await
+        .unwrap();
+    browser.finish();
+    let first = query(&browser.urls.lock().unwrap()[0], "client_id").unwrap();
+
+    // The authorization server forgets the client (an in-memory server restarted, an admin
+    // purged it): the stored registration now names a client it never issued.
+    let path = rewrite_registration(r.home.path(), "ch-forgotten-client");
+    let abandoned = Arc::new(Abandoned::default());
+    let mut opts = options(None, &[]);
+    opts.auth.timeout = Duration::from_secs(3);
+    let err = service(r.store.clone(), r.home.path(), abandoned.clone())
+        .authenticate_url(&server_url, opts)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Timeout, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("--reregister") && msg.contains(r.server.issuer.as_str()),
+        "{msg}"
+    );
+    // What the user saw in the browser: the server refuses the client and does not redirect.
+    let url = abandoned.0.lock().unwrap()[0].clone();
+    assert_eq!(
+        query(&url, "client_id").as_deref(),
+        Some("ch-forgotten-client")
+    );
+    let page = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(url.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 400);
+    assert!(page.text().await.unwrap().contains("invalid_client"));
+    assert_eq!(
+        stored_client_id(&path),
+        "ch-forgotten-client",
+        "kept until asked"
+    );
+
+    // Registering again replaces it, and the login works.
+    let browser = Arc::new(Chromium::approve());
+    let mut opts = options(None, &[]);
+    opts.register_again = true;
+    service(r.store.clone(), r.home.path(), browser.clone())
+        .authenticate_url(&server_url, opts)
+        .await
+        .unwrap();
+    browser.finish();
+    assert_eq!(r.server.count("registration", None).await, 2);
+    let second = query(&browser.urls.lock().unwrap()[0], "client_id").unwrap();
+    assert!(second != first && second != "ch-forgotten-client");
+    assert_eq!(stored_client_id(&path), second);
+    let token = service(
+        r.store.clone(),
+        r.home.path(),
+        Arc::new(Chromium::approve()),
+    )
+    .get_bearer_token("127-0-0-1")
+    .await
+    .unwrap();
+    assert_eq!(r.resource.call("/mcp", token.expose_secret()).await.0, 200);
+
+    // Registering again while a client id is given is a contradiction, refused up front.
+    let mut opts = options(None, &[]);
+    opts.register_again = true;
+    opts.auth.client_id = Some("ch-test".into());
+    let err = service(r.store.clone(), r.home.path(), abandoned.clone())
+        .authenticate_url(&server_url, opts)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ConfigMissing);
+    assert!(err.to_string().contains("--client-id"), "{err}");
+    assert_eq!(abandoned.0.lock().unwrap().len(), 1, "no browser opened");
+}
+
+#[tokio::test]
+async fn a_client_the_token_endpoint_refuses_is_forgotten_and_the_next_login_registers() {
+    if !peer::available() {
+        return;
+    }
+    let r = rig();
+    let server_url = r.resource.url("/mcp");
+    let browser = Arc::new(Chromium::approve());
+    service(r.store.clone(), r.home.path(), browser.clone())
+        .authenticate_url(&server_url, options(None, &[]))
+        .await
+        .unwrap();
+    browser.finish();
+
+    // The server now demands authentication from the stored client, which has no secret:
+    // it approves the login in the browser but refuses the code exchange (invalid_client).
+    let path = rewrite_registration(r.home.path(), "ch-test-confidential");
+    let browser = Arc::new(Chromium::approve());
+    let err = service(r.store.clone(), r.home.path(), browser.clone())
+        .authenticate_url(&server_url, options(None, &[]))
+        .await
+        .unwrap_err();
+    browser.finish();
+    assert_eq!(err.code(), ErrorCode::ConfigMissing, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("invalid_client") && msg.contains("register anew"),
+        "{msg}"
+    );
+    assert!(!path.exists(), "the refused registration is forgotten");
+
+    // The same command again registers a new client and logs in.
+    let browser = Arc::new(Chromium::approve());
+    service(r.store.clone(), r.home.path(), browser.clone())
+        .authenticate_url(&server_url, options(None, &[]))
+        .await
+        .unwrap();
+    browser.finish();
+    assert_eq!(r.server.count("registration", None).await, 2);
+    let client_id = query(&browser.urls.lock().unwrap()[0], "client_id").unwrap();
+    assert_eq!(stored_client_id(&path), client_id);
 }
