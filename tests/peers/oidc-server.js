@@ -15,6 +15,11 @@
 //   CH_TEST_PORT              listen on this port instead of an ephemeral one
 //   CH_TEST_DEVICE_CODE_TTL   device-code lifetime in seconds (the device authorization
 //                             response's expires_in; default 600), short for expiry tests
+//   CH_TEST_CIMD              `1`: accept OAuth Client ID Metadata Documents (client ids that
+//                             are https URLs, fetched on use; metadata then says
+//                             client_id_metadata_document_supported) and let those fetches
+//                             reach loopback (cimd-host.js; its certificate is trusted through
+//                             NODE_EXTRA_CA_CERTS)
 //
 // Clients (RFC 8252 native apps, loopback redirects on any port):
 //   ch-test               public client, token_endpoint_auth_method none
@@ -63,6 +68,7 @@ if (ISSUER_PATH && !/^\/[A-Za-z0-9._~\/-]+$/.test(ISSUER_PATH)) {
 }
 const PORT = seconds('CH_TEST_PORT', 0);
 const DEVICE_CODE_TTL = seconds('CH_TEST_DEVICE_CODE_TTL', 600);
+const CIMD = process.env.CH_TEST_CIMD === '1';
 
 const LOOPBACK_REDIRECTS = [
   'http://127.0.0.1/callback',
@@ -136,6 +142,7 @@ const provider = new Provider(issuer, {
     introspection: { enabled: true },
     userinfo: { enabled: true },
     deviceFlow: { enabled: true },
+    clientIdMetadataDocument: { enabled: CIMD, ack: CIMD ? 'draft-02' : undefined },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => undefined,
@@ -149,6 +156,14 @@ const provider = new Provider(issuer, {
     },
   },
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  // Outgoing fetches (client metadata documents) normally refuse special-use addresses such
+  // as 127.0.0.1; the test document lives there, so the SSRF guard is dropped.
+  ...(CIMD ? {
+    fetch: (url, options) => {
+      const { dispatcher: _ssrfGuard, ...rest } = options;
+      return fetch(url, rest);
+    },
+  } : {}),
   rotateRefreshToken: true,
   expiresWithSession: async () => false,
   ttl: {

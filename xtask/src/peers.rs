@@ -20,7 +20,7 @@ pub(crate) struct Peers {
     pub(crate) keyring: bool,
 }
 
-const APT_HINT: &str = "install the Debian packages with: apt-get install -y chromium chromium-driver gnome-keyring dbus dbus-x11 libsecret-tools (or run .ci/run)";
+const APT_HINT: &str = "install the Debian packages with: apt-get install -y chromium chromium-driver gnome-keyring dbus dbus-x11 libsecret-tools openssl (or run .ci/run)";
 
 /// Installs the npm packages of `tests/peers` when they are missing or older than the lock.
 pub(crate) fn install_npm() -> Result {
@@ -63,6 +63,9 @@ pub(crate) fn install() -> Result<Peers> {
     let keyring = have("gnome-keyring-daemon") && have("dbus-run-session");
     if !keyring {
         missing.push("gnome-keyring-daemon/dbus-run-session");
+    }
+    if !have("openssl") {
+        missing.push("openssl");
     }
     if !missing.is_empty() {
         return Err(format!(

@@ -9,6 +9,7 @@ Environment:
   CH_TOKEN_STORE                  auto (default) | keyring | file | memory
   {NAME}_CLIENT_ID                client id for provider NAME (upper-cased, '-' becomes '_')
   {NAME}_CLIENT_SECRET            client secret, for confidential clients
+  CH_CLIENT_METADATA_URL          https URL of ch's client metadata document, the client id at MCP servers that accept one
   BROWSER                         command that opens the URL (URL appended as last argument, no shell)
   CH_LOG                          tracing filter, e.g. debug or trace (logs go to stderr, never secrets)
   NO_COLOR                        disable colour

@@ -27,10 +27,37 @@ use crate::providers::{Entry, ProviderSource};
 
 #[derive(Deserialize)]
 struct ConfigFile {
+    /// ch's OAuth Client ID Metadata Document: its https URL is ch's client id at any MCP
+    /// authorization server that accepts such documents.
+    client_metadata_url: Option<String>,
     #[serde(default)]
     providers: BTreeMap<String, ProviderSection>,
     #[serde(default)]
     mcp: BTreeMap<String, McpSection>,
+}
+
+/// Checks a Client ID Metadata Document URL (draft-ietf-oauth-client-id-metadata-document):
+/// https, a path, no fragment, no credentials, no dot segments. The URL as given (trimmed) is
+/// the client id, compared by the server as a string, so it is not normalised.
+pub(crate) fn check_client_metadata_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let url = url::Url::parse(raw).map_err(|e| format!("{e}"))?;
+    if url.scheme() != "https" {
+        return Err("it must be an https URL".to_owned());
+    }
+    if url.path() == "/" || url.path().is_empty() {
+        return Err("it must have a path (such as /ch/client.json)".to_owned());
+    }
+    if url.fragment().is_some() || raw.contains('#') {
+        return Err("it must not have a fragment".to_owned());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("it must not carry credentials".to_owned());
+    }
+    if raw.split(['/', '?']).any(|seg| seg == "." || seg == "..") {
+        return Err("it must not contain . or .. segments".to_owned());
+    }
+    Ok(raw.to_owned())
 }
 
 /// One `[mcp.NAME]` section: the pre-registered client to use when logging in to an MCP
@@ -69,6 +96,14 @@ struct ProviderSection {
 /// Returns a message naming the line and key on failure (the caller adds the path).
 pub(crate) fn merge(text: &str, entries: &mut BTreeMap<ProviderName, Entry>) -> Result<(), String> {
     let file: ConfigFile = toml::from_str(text).map_err(|e| describe(text, &e))?;
+    if let Some(u) = &file.client_metadata_url {
+        check_client_metadata_url(u).map_err(|e| {
+            format!(
+                "client_metadata_url {:?}: {e}",
+                oauth_primitives::sanitize_for_terminal(u, 200)
+            )
+        })?;
+    }
     for (raw_name, section) in &file.mcp {
         ProviderName::new(raw_name).map_err(|e| format!("[mcp.{raw_name}]: {e}"))?;
         if section.client_id.trim().is_empty() {
@@ -86,15 +121,26 @@ pub(crate) fn merge(text: &str, entries: &mut BTreeMap<ProviderName, Entry>) -> 
     Ok(())
 }
 
-/// The client id configured for MCP logins under `name` (`[mcp.NAME] client_id`), if any.
-/// Read only when a login by URL needs it, never on the token hot path.
-pub(crate) fn mcp_client_id(
+/// What `config.toml` says about MCP logins by URL under one name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct McpClientConfig {
+    /// `[mcp.NAME] client_id`.
+    pub(crate) client_id: Option<String>,
+    /// The top-level `client_metadata_url`, checked.
+    pub(crate) client_metadata_url: Option<String>,
+}
+
+/// The MCP client settings for logins under `name`. Read only when a login by URL needs
+/// them, never on the token hot path.
+pub(crate) fn mcp_client_config(
     path: &Path,
     name: &ProviderName,
-) -> Result<Option<String>, crate::Error> {
+) -> Result<McpClientConfig, crate::Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(McpClientConfig::default());
+        }
         Err(source) => {
             return Err(crate::Error::ReadConfig {
                 path: path.to_owned(),
@@ -102,15 +148,28 @@ pub(crate) fn mcp_client_id(
             });
         }
     };
-    let file: ConfigFile = toml::from_str(&text).map_err(|e| crate::Error::InvalidConfig {
+    let invalid = |message: String| crate::Error::InvalidConfig {
         path: path.to_owned(),
-        message: describe(&text, &e),
-    })?;
-    Ok(file
-        .mcp
-        .get(name.as_str())
-        .map(|s| s.client_id.trim().to_owned())
-        .filter(|id| !id.is_empty()))
+        message,
+    };
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| invalid(describe(&text, &e)))?;
+    let client_metadata_url = match &file.client_metadata_url {
+        Some(u) => Some(check_client_metadata_url(u).map_err(|e| {
+            invalid(format!(
+                "client_metadata_url {:?}: {e}",
+                oauth_primitives::sanitize_for_terminal(u, 200)
+            ))
+        })?),
+        None => None,
+    };
+    Ok(McpClientConfig {
+        client_id: file
+            .mcp
+            .get(name.as_str())
+            .map(|s| s.client_id.trim().to_owned())
+            .filter(|id| !id.is_empty()),
+        client_metadata_url,
+    })
 }
 
 /// Reads and merges `path` when it exists. `Ok(false)` when there is no file.
@@ -307,13 +366,34 @@ mod tests {
         let tools = ProviderName::new("tools").unwrap();
         let other = ProviderName::new("other").unwrap();
         assert_eq!(
-            mcp_client_id(&path, &tools).unwrap().as_deref(),
+            mcp_client_config(&path, &tools)
+                .unwrap()
+                .client_id
+                .as_deref(),
             Some("pre-registered")
         );
-        assert_eq!(mcp_client_id(&path, &other).unwrap(), None);
+        assert_eq!(mcp_client_config(&path, &other).unwrap().client_id, None);
         assert_eq!(
-            mcp_client_id(&dir.join("missing.toml"), &tools).unwrap(),
-            None
+            mcp_client_config(&dir.join("missing.toml"), &tools).unwrap(),
+            McpClientConfig::default()
+        );
+        std::fs::write(
+            &path,
+            "client_metadata_url = \"https://ch.example/client.json\"\n[mcp.tools]\nclient_id = \"x\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            mcp_client_config(&path, &other).unwrap(),
+            McpClientConfig {
+                client_id: None,
+                client_metadata_url: Some("https://ch.example/client.json".into()),
+            }
+        );
+        std::fs::write(&path, "client_metadata_url = \"http://ch.example/c\"\n").unwrap();
+        let err = mcp_client_config(&path, &tools).unwrap_err().to_string();
+        assert!(
+            err.contains("client_metadata_url") && err.contains("https"),
+            "{err}"
         );
         let mut entries = base();
         merge("[mcp.tools]\nclient_id = \"x\"\n", &mut entries).unwrap();
@@ -324,6 +404,36 @@ mod tests {
         );
         check_err("[mcp.Bad]\nclient_id = \"x\"\n", &["[mcp.Bad]", "a-z"]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn client_metadata_urls_are_https_urls_with_a_path() {
+        assert_eq!(
+            check_client_metadata_url(" https://ch.example/oauth/client.json ").as_deref(),
+            Ok("https://ch.example/oauth/client.json")
+        );
+        for (bad, why) in [
+            ("http://ch.example/client.json", "https"),
+            ("https://ch.example", "path"),
+            ("https://ch.example/", "path"),
+            ("https://ch.example/c#x", "fragment"),
+            ("https://u:p@ch.example/c", "credentials"),
+            ("https://ch.example/a/../c", ". or .."),
+            ("not a url", "relative URL"),
+        ] {
+            let err = check_client_metadata_url(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        let mut entries = base();
+        merge(
+            "client_metadata_url = \"https://ch.example/c.json\"\n",
+            &mut entries,
+        )
+        .unwrap();
+        check_err(
+            "client_metadata_url = \"https://ch.example\"\n",
+            &["client_metadata_url", "path"],
+        );
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub(crate) struct Metadata {
     /// `scopes_supported` lists `offline_access`: asking for it is how such a server is told
     /// to issue a refresh token (MCP 2026-07-28, "Refresh Tokens").
     pub(crate) offers_offline_access: bool,
+    /// `client_id_metadata_document_supported`: an https URL may serve as the client id
+    /// (OAuth Client ID Metadata Document; MCP 2025-11-25 "Client Registration Approaches").
+    pub(crate) client_id_metadata_document_supported: bool,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +43,8 @@ struct Raw {
     /// Kept loose: a malformed optional list must not cost the whole document.
     #[serde(default)]
     scopes_supported: serde_json::Value,
+    #[serde(default)]
+    client_id_metadata_document_supported: serde_json::Value,
 }
 
 /// The metadata URLs for `issuer`, in the order the MCP specification (2025-11-25) requires:
@@ -190,6 +195,8 @@ fn validate(issuer: &str, raw: Raw) -> std::result::Result<Metadata, String> {
             .scopes_supported
             .as_array()
             .is_some_and(|a| a.iter().any(|s| s.as_str() == Some("offline_access"))),
+        client_id_metadata_document_supported: raw.client_id_metadata_document_supported
+            == serde_json::Value::Bool(true),
     })
 }
 
@@ -243,6 +250,7 @@ mod tests {
             token_endpoint_auth_methods_supported: None,
             registration_endpoint: None,
             scopes_supported: serde_json::Value::Null,
+            client_id_metadata_document_supported: serde_json::Value::Null,
         }
     }
 

@@ -73,7 +73,9 @@ pub use listener::{
     AuthorizationResponse, BoxFuture, CallbackListener, CallbackRequest, ListenerError,
     PendingCallback,
 };
-pub use mcp::{BearerChallenge, McpAuthOptions, McpError, parse_bearer_challenge};
+pub use mcp::{
+    BearerChallenge, CLIENT_METADATA_URL_VAR, McpAuthOptions, McpError, parse_bearer_challenge,
+};
 pub use providers::{ProviderInfo, ProviderSource};
 pub use service::{
     AuthOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOGIN_TIMEOUT, DEFAULT_TOTAL_TIMEOUT,

@@ -11,7 +11,9 @@
 //!    [`resource_metadata`]) and it must list `authorization_servers`; the first usable one wins.
 //! 3. **Authorization-server metadata** (RFC 8414 / OpenID Discovery in the MCP order; the
 //!    `issuer` must be identical, S256 must be advertised), through the service's discovery.
-//! 4. **Client identity**: `--client-id` > `{NAME}_CLIENT_ID` > the registration stored for
+//! 4. **Client identity**: `--client-id` > `{NAME}_CLIENT_ID` > `[mcp.NAME] client_id` >
+//!    ch's Client ID Metadata Document (`CH_CLIENT_METADATA_URL` or `client_metadata_url` in
+//!    `config.toml`) where the server supports such documents > the registration stored for
 //!    that issuer > dynamic client registration (RFC 7591), stored per issuer under
 //!    `$CH_HOME/registrations/`. (A `[providers.NAME]` section in `config.toml` is a complete
 //!    provider of its own, so its name cannot be reused for a discovered one.)
@@ -46,6 +48,19 @@ use crate::service::{AuthOptions, LoginOutcome, OAuthService};
 use persist::DiscoveredFile;
 use registration::Registration;
 use resource_metadata::ResourceMetadata;
+
+/// Who ch is at the authorization server for one login by URL.
+struct ClientIdentity {
+    client_id: String,
+    /// The dynamic registration behind `client_id`, if any.
+    registration: Option<Registration>,
+    /// That registration was stored by an earlier login (not made now).
+    reused: bool,
+}
+
+/// The environment variable naming ch's OAuth Client ID Metadata Document (an https URL that
+/// serves as ch's client id where the authorization server supports such documents).
+pub const CLIENT_METADATA_URL_VAR: &str = "CH_CLIENT_METADATA_URL";
 
 /// Options of one [`OAuthService::authenticate_url`] call.
 #[derive(Debug, Clone, Default)]
@@ -164,6 +179,16 @@ pub enum McpError {
         /// The timeout.
         source: Box<Error>,
     },
+    /// `CH_CLIENT_METADATA_URL` is not a usable client metadata document URL.
+    #[snafu(display(
+        "CH_CLIENT_METADATA_URL={url:?} is not a usable client metadata document URL: {reason}"
+    ))]
+    BadClientMetadataUrl {
+        /// The value, made safe to print.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// A new registration was asked for, but the client id comes from elsewhere.
     #[snafu(display(
         "--reregister asks for a new client registration, but the client id comes from {origin}; drop one of the two"
@@ -199,6 +224,7 @@ impl McpError {
             | McpError::NoRegistration { .. }
             | McpError::StaleRegistration { .. }
             | McpError::RegisterAgainWithClientId { .. }
+            | McpError::BadClientMetadataUrl { .. }
             | McpError::NoChHome => ErrorCode::ConfigMissing,
             McpError::StoredClientTimeout { source, .. } => source.code(),
             McpError::NoResourceMetadata { .. } => ErrorCode::InvalidResponse,
@@ -279,37 +305,14 @@ impl OAuthService {
         let metadata = self.authorization_server(&prm).await?;
         let issuer = metadata.issuer.clone();
 
-        // 4. Client identity: --client-id > {NAME}_CLIENT_ID > [mcp.NAME] in config.toml >
-        //    the registration stored for this issuer > dynamic registration.
-        let var = format!("{}_CLIENT_ID", name.env_stem());
-        let explicit = options
-            .auth
-            .client_id
-            .clone()
-            .filter(|s| !s.trim().is_empty())
-            .or_else(|| self.env_nonempty(&var));
-        let configured = match (&explicit, self.config_path()) {
-            (None, Some(path)) => crate::config::mcp_client_id(path, &name)?,
-            _ => None,
-        };
-        if options.register_again && (explicit.is_some() || configured.is_some()) {
-            let origin = if options.auth.client_id.is_some() {
-                "--client-id".to_owned()
-            } else if explicit.is_some() {
-                var.clone()
-            } else {
-                format!("[mcp.{name}] client_id in config.toml")
-            };
-            return Err(McpError::RegisterAgainWithClientId { origin }.into());
-        }
-        let (client_id, registration, reused) = if let Some(id) = explicit.or(configured) {
-            (id, None, false)
-        } else {
-            let (r, reused) = self
-                .registration(&ch_home, &metadata, &var, options.register_again)
-                .await?;
-            (r.client_id.clone(), Some(r), reused)
-        };
+        // 4. Client identity.
+        let ClientIdentity {
+            client_id,
+            registration,
+            reused,
+        } = self
+            .client_identity(&ch_home, &name, &metadata, &options)
+            .await?;
 
         // 5. Login with the discovered provider.
         // Step-up (MCP 2025-11-25): a new login to the same resource keeps what was asked
@@ -463,6 +466,91 @@ impl OAuthService {
             }
             .into()
         }))
+    }
+
+    /// The client id of a login by URL: `--client-id` > `{NAME}_CLIENT_ID` > `[mcp.NAME]` in
+    /// config.toml > ch's client metadata document (where supported) > the registration
+    /// stored for this issuer > dynamic registration (MCP 2025-11-25 "Client Registration
+    /// Approaches").
+    async fn client_identity(
+        &self,
+        ch_home: &std::path::Path,
+        name: &ProviderName,
+        metadata: &Metadata,
+        options: &McpAuthOptions,
+    ) -> Result<ClientIdentity> {
+        let var = format!("{}_CLIENT_ID", name.env_stem());
+        let explicit = options
+            .auth
+            .client_id
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| self.env_nonempty(&var));
+        let config = match self.config_path() {
+            Some(path) => crate::config::mcp_client_config(path, name)?,
+            None => crate::config::McpClientConfig::default(),
+        };
+        let configured = if explicit.is_none() {
+            config.client_id
+        } else {
+            None
+        };
+        if options.register_again && (explicit.is_some() || configured.is_some()) {
+            let origin = if options.auth.client_id.is_some() {
+                "--client-id".to_owned()
+            } else if explicit.is_some() {
+                var.clone()
+            } else {
+                format!("[mcp.{name}] client_id in config.toml")
+            };
+            return Err(McpError::RegisterAgainWithClientId { origin }.into());
+        }
+        // Checked even where unused, so a bad value is found before it matters.
+        let document_url = self.client_metadata_url(config.client_metadata_url)?;
+        let metadata_document = document_url
+            .filter(|_| metadata.client_id_metadata_document_supported && !options.register_again);
+        let identity = if let Some(id) = explicit.or(configured) {
+            ClientIdentity {
+                client_id: id,
+                registration: None,
+                reused: false,
+            }
+        } else if let Some(url) = metadata_document {
+            // The server fetches ch's metadata document from this URL: nothing to register
+            // or to remember per server.
+            info!(client_id = %url, "using ch's client metadata document as the client id");
+            ClientIdentity {
+                client_id: url,
+                registration: None,
+                reused: false,
+            }
+        } else {
+            let (r, reused) = self
+                .registration(ch_home, metadata, &var, options.register_again)
+                .await?;
+            ClientIdentity {
+                client_id: r.client_id.clone(),
+                registration: Some(r),
+                reused,
+            }
+        };
+        Ok(identity)
+    }
+
+    /// ch's Client ID Metadata Document URL: `CH_CLIENT_METADATA_URL`, else the configured one.
+    fn client_metadata_url(&self, configured: Option<String>) -> Result<Option<String>> {
+        match self.env_nonempty(CLIENT_METADATA_URL_VAR) {
+            Some(raw) => crate::config::check_client_metadata_url(&raw)
+                .map(Some)
+                .map_err(|reason| {
+                    McpError::BadClientMetadataUrl {
+                        url: sanitize_for_terminal(&raw, 200),
+                        reason,
+                    }
+                    .into()
+                }),
+            None => Ok(configured),
+        }
     }
 
     /// The stored registration for this issuer (`true`: reused), or a new one (saved before

@@ -650,3 +650,161 @@ async fn a_client_the_token_endpoint_refuses_is_forgotten_and_the_next_login_reg
     let client_id = query(&browser.urls.lock().unwrap()[0], "client_id").unwrap();
     assert_eq!(stored_client_id(&path), client_id);
 }
+
+/// tests/peers/cimd-host.js: ch's client metadata document over HTTPS; killed on drop.
+struct CimdHost {
+    /// The document's URL: the client id.
+    client_id: String,
+    /// The PEM certificate an authorization server must trust to fetch it.
+    ca: String,
+    child: Child,
+    _dir: TempDir,
+}
+
+impl CimdHost {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, ready) = peer::spawn_peer(
+            "cimd-host.js",
+            &[("CH_TEST_CIMD_DIR", dir.path().to_str().unwrap())],
+        );
+        let (client_id, ca) = ready.split_once(' ').unwrap();
+        Self {
+            client_id: client_id.to_owned(),
+            ca: ca.to_owned(),
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for CimdHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_client_metadata_document_is_the_client_id_where_the_server_supports_it() {
+    if !peer::available() {
+        return;
+    }
+    capture_logs();
+    let host = CimdHost::start();
+    let server = AuthServer::start(&[("CH_TEST_CIMD", "1"), ("NODE_EXTRA_CA_CERTS", &host.ca)]);
+    let resource = McpResource::start(&server.issuer);
+    let home = tempfile::tempdir().unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(TestStore::default());
+    let server_url = resource.url("/mcp");
+    let with_document = |browser: Arc<dyn BrowserOpener>| {
+        let url = host.client_id.clone();
+        OAuthService::builder()
+            .store(store.clone())
+            .listener(Arc::new(Loopback::default()))
+            .browser(browser)
+            .ch_home(home.path())
+            .env(move |k| (k == "CH_CLIENT_METADATA_URL").then(|| url.clone()))
+            .build()
+            .unwrap()
+    };
+
+    // The authorization request names the document as the client id; the server fetches it,
+    // and nothing is registered or remembered per server.
+    let browser = Arc::new(Chromium::approve());
+    with_document(browser.clone())
+        .authenticate_url(&server_url, options(None, &[]))
+        .await
+        .unwrap();
+    browser.finish();
+    let auth_url = browser.urls.lock().unwrap()[0].clone();
+    assert_eq!(
+        query(&auth_url, "client_id").as_deref(),
+        Some(host.client_id.as_str())
+    );
+    assert_eq!(server.count("registration", None).await, 0);
+    assert!(files(&home.path().join("registrations")).is_empty());
+
+    // The tokens were issued to that client; the resource accepts them, also after a refresh.
+    let svc = with_document(Arc::new(Abandoned::default()));
+    let token = svc.get_bearer_token("127-0-0-1").await.unwrap();
+    let (code, body) = resource.call("/mcp", token.expose_secret()).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["result"]["client_id"], host.client_id.as_str());
+    svc.refresh_tokens("127-0-0-1").await.unwrap();
+    let token = svc.get_bearer_token("127-0-0-1").await.unwrap();
+    assert_eq!(resource.call("/mcp", token.expose_secret()).await.0, 200);
+
+    // The same URL from config.toml works too; --reregister still means dynamic registration.
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!("client_metadata_url = \"{}\"\n", host.client_id),
+    )
+    .unwrap();
+    let browser = Arc::new(Chromium::approve());
+    let mut opts = options(None, &[]);
+    opts.register_again = true;
+    service(store.clone(), home.path(), browser.clone())
+        .authenticate_url(&server_url, opts)
+        .await
+        .unwrap();
+    browser.finish();
+    assert_eq!(server.count("registration", None).await, 1);
+    let registered = query(&browser.urls.lock().unwrap()[0], "client_id").unwrap();
+    assert_ne!(registered, host.client_id);
+    let browser = Arc::new(Chromium::approve());
+    service(store.clone(), home.path(), browser.clone())
+        .authenticate_url(&server_url, options(None, &[]))
+        .await
+        .unwrap();
+    browser.finish();
+    assert_eq!(
+        query(&browser.urls.lock().unwrap()[0], "client_id").as_deref(),
+        Some(host.client_id.as_str()),
+        "the document again, ahead of the stored registration"
+    );
+}
+
+#[tokio::test]
+async fn a_client_metadata_url_is_unused_where_unsupported_and_checked_everywhere() {
+    if !peer::available() {
+        return;
+    }
+    let r = rig();
+    let server_url = r.resource.url("/mcp");
+    let with_url = |url: &'static str, browser: Arc<dyn BrowserOpener>| {
+        OAuthService::builder()
+            .store(r.store.clone())
+            .listener(Arc::new(Loopback::default()))
+            .browser(browser)
+            .ch_home(r.home.path())
+            .env(move |k| (k == "CH_CLIENT_METADATA_URL").then(|| url.to_owned()))
+            .build()
+            .unwrap()
+    };
+    // This server does not advertise client_id_metadata_document_supported: ch registers.
+    let browser = Arc::new(Chromium::approve());
+    with_url("https://ch.example/client.json", browser.clone())
+        .authenticate_url(&server_url, options(None, &[]))
+        .await
+        .unwrap();
+    browser.finish();
+    assert_eq!(r.server.count("registration", None).await, 1);
+    let client_id = query(&browser.urls.lock().unwrap()[0], "client_id").unwrap();
+    assert_ne!(client_id, "https://ch.example/client.json");
+
+    // A value that cannot be a client metadata document URL is an error naming the variable,
+    // before any browser opens.
+    let abandoned = Arc::new(Abandoned::default());
+    let err = with_url("http://ch.example/client.json", abandoned.clone())
+        .authenticate_url(&server_url, options(None, &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ConfigMissing);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("CH_CLIENT_METADATA_URL") && msg.contains("https"),
+        "{msg}"
+    );
+    assert!(abandoned.0.lock().unwrap().is_empty());
+}
