@@ -112,10 +112,29 @@ pub(crate) async fn raw(port: u16, request: &[u8]) -> Option<u16> {
     text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }
 
-/// Whether nothing listens on 127.0.0.1:`port` any more.
+/// Whether nothing listens on 127.0.0.1:`port` any more: a connection is refused and, on
+/// Linux, the kernel lists no listening socket on the port.
+///
+/// (Binding the port again is no test: an ephemeral listener has no `SO_REUSEADDR`, so its
+/// closed connections keep the port from a new bind until they leave `TIME_WAIT`. That is
+/// the point: nobody else can take it over.)
 pub(crate) async fn port_released(port: u16) -> bool {
-    TcpStream::connect(("127.0.0.1", port)).await.is_err()
-        && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+    TcpStream::connect(("127.0.0.1", port)).await.is_err() && !kernel_lists_a_listener(port)
+}
+
+/// Whether `/proc/net/tcp{,6}` list a socket in state LISTEN (`0A`) on `port`.
+fn kernel_lists_a_listener(port: u16) -> bool {
+    let suffix = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|file| {
+        std::fs::read_to_string(file).is_ok_and(|table| {
+            table.lines().skip(1).any(|line| {
+                let mut cols = line.split_whitespace();
+                let local = cols.nth(1).unwrap_or("");
+                let state = cols.nth(1).unwrap_or("");
+                local.ends_with(&suffix) && state == "0A"
+            })
+        })
+    })
 }
 
 /// Occupies a loopback port for the life of the value.
