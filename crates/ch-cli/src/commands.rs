@@ -165,27 +165,47 @@ async fn auth(client: &Client, args: AuthArgs) -> Result {
             "--name applies only when logging in to an MCP server by URL",
         ));
     }
-    if !is_url && args.reregister {
-        return Err(Failure::new(
-            ErrorCode::ConfigMissing,
-            "--reregister applies only when logging in to an MCP server by URL (ch mcp auth https://... --reregister)",
-        ));
-    }
+    // `--reregister` with the name of a provider found by URL: that URL again.
+    let server_url = if is_url {
+        Some(args.target.clone())
+    } else if args.reregister {
+        let found = client
+            .service()
+            .list_providers()
+            .into_iter()
+            .find(|p| p.name.as_str() == args.target)
+            .and_then(|p| p.server_url);
+        if found.is_none() {
+            return Err(Failure::new(
+                ErrorCode::ConfigMissing,
+                "--reregister applies only to MCP servers: a URL (ch mcp auth https://... --reregister) or the name of a provider logged in to by URL",
+            ));
+        }
+        found
+    } else {
+        None
+    };
     let waiting = Waiting::default();
     let login = async {
         if args.device {
             device_login(client, &args.target, &args, &waiting).await
-        } else if is_url {
+        } else if let Some(server_url) = &server_url {
+            let name = if is_url {
+                args.name.clone()
+            } else {
+                Some(args.target.clone())
+            };
+            let shown = name.clone().unwrap_or_else(|| args.target.clone());
             let options = McpAuthOptions {
                 auth: browser_options(&args.target, &args, &waiting),
-                name: args.name.clone(),
+                name,
                 register_again: args.reregister,
             };
             client
                 .service()
-                .authenticate_url(&args.target, options)
+                .authenticate_url(server_url, options)
                 .await
-                .map_err(|e| service_failure(&e, args.name.as_deref().unwrap_or(&args.target)))
+                .map_err(|e| service_failure(&e, &shown))
         } else {
             client
                 .service()

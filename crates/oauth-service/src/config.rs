@@ -201,8 +201,10 @@ fn apply(name: ProviderName, s: ProviderSection, existing: Option<Entry>) -> Res
         client_id: None,
         client_secret: None,
         client_auth: None,
+        server_url: None,
     });
     entry.source = ProviderSource::Config;
+    entry.server_url = None;
     let p = &mut entry.provider;
     if let Some(v) = s.display_name {
         p.display_name = v;

@@ -51,6 +51,8 @@ pub(crate) struct Entry {
     pub(crate) client_secret: Option<ClientSecret>,
     /// `None`: decide from metadata (Basic when the server lists it, RFC 6749's default).
     pub(crate) client_auth: Option<ClientAuth>,
+    /// The MCP server a discovered provider was logged in to by URL.
+    pub(crate) server_url: Option<String>,
 }
 
 impl std::fmt::Debug for Entry {
@@ -85,6 +87,9 @@ pub struct ProviderInfo {
     pub setup_url: Option<String>,
     /// The environment variable that supplies the client id (`GITHUB_CLIENT_ID`).
     pub env_client_id_var: String,
+    /// For a provider discovered by logging in to an MCP server by URL: that URL. A new login
+    /// to such a provider discovers again from it.
+    pub server_url: Option<String>,
 }
 
 fn ep(url: &str) -> Option<Endpoint> {
@@ -112,6 +117,7 @@ pub(crate) fn builtins() -> Vec<Entry> {
         client_id: None,
         client_secret: None,
         client_auth: Some(ClientAuth::Post),
+        server_url: None,
     };
 
     // Atlassian Cloud OAuth 2.0 (3LO): the audience is required, `prompt=consent` is what

@@ -293,6 +293,7 @@ impl OAuthServiceBuilder {
                     client_id,
                     client_secret: None,
                     client_auth: None,
+                    server_url: None,
                 },
             );
         }
@@ -376,6 +377,7 @@ impl OAuthService {
                         || e.client_id.is_some(),
                     setup_url: p.setup_url.as_ref().map(|u| u.as_str().to_owned()),
                     env_client_id_var: var,
+                    server_url: e.server_url.clone(),
                 }
             })
             .collect()
@@ -485,10 +487,22 @@ impl OAuthService {
 
     /// Logs in: authorization code with PKCE (S256) through the browser and the loopback
     /// listener, then stores the tokens. A failed or denied login leaves stored tokens as
-    /// they were.
+    /// they were. A provider saved by [`authenticate_url`](Self::authenticate_url) logs in
+    /// through it again, with the URL it was found at.
     #[instrument(skip_all, fields(provider = %name))]
     pub async fn authenticate(&self, name: &str, options: AuthOptions) -> Result<LoginOutcome> {
         let (name, entry) = self.lookup(name)?;
+        if let Some(server_url) = entry.server_url.clone() {
+            // A provider found by logging in to an MCP server by URL: discover again, so
+            // changed endpoints, a forgotten registration and step-up scopes are handled as
+            // on the first login.
+            let options = crate::McpAuthOptions {
+                auth: options,
+                name: Some(name.to_string()),
+                register_again: false,
+            };
+            return self.authenticate_url(&server_url, options).await;
+        }
         self.authenticate_entry(name, entry, options).await
     }
 

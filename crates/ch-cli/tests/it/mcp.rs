@@ -62,17 +62,9 @@ fn login_by_url_with_nothing_configured_then_token_status_providers_and_reuse() 
     );
     assert_eq!(http_get(&url, Some(&home.token_of("tools"))).0, 200);
 
-    // --reregister registers a new client even though one is stored.
-    let fresh = home.run(&[
-        "mcp",
-        "auth",
-        &url,
-        "--name",
-        "tools",
-        "--timeout",
-        "60",
-        "--reregister",
-    ]);
+    // --reregister registers a new client even though one is stored; the provider's name
+    // stands for the URL it was found at.
+    let fresh = home.run(&["mcp", "auth", "tools", "--timeout", "60", "--reregister"]);
     assert_eq!(fresh.status, 0, "{}", fresh.stderr);
     assert_eq!(server.count("registration", None), 2, "registered anew");
     assert_eq!(http_get(&url, Some(&home.token_of("tools"))).0, 200);

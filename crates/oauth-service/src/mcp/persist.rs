@@ -170,6 +170,7 @@ impl DiscoveredFile {
             client_id: Some(self.client_id.clone()),
             client_secret: secret,
             client_auth,
+            server_url: Some(self.server_url.clone()),
         }
     }
 }

@@ -624,12 +624,16 @@ async fn a_client_the_token_endpoint_refuses_is_forgotten_and_the_next_login_reg
 
     // The server now demands authentication from the stored client, which has no secret:
     // it approves the login in the browser but refuses the code exchange (invalid_client).
+    // Logging in again by the provider's name discovers again from its URL, so the same
+    // handling applies.
     let path = rewrite_registration(r.home.path(), "ch-test-confidential");
     let browser = Arc::new(Chromium::approve());
+    let probes = r.resource.requests().await;
     let err = service(r.store.clone(), r.home.path(), browser.clone())
-        .authenticate_url(&server_url, options(None, &[]))
+        .authenticate("127-0-0-1", options(None, &[]).auth)
         .await
         .unwrap_err();
+    assert!(r.resource.requests().await > probes, "discovered again");
     browser.finish();
     assert_eq!(err.code(), ErrorCode::ConfigMissing, "{err}");
     let msg = err.to_string();
