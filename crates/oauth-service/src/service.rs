@@ -457,10 +457,35 @@ impl OAuthService {
             return Err(Error::TokenExpired { provider: name });
         }
         debug!("access token expires within the buffer: refreshing");
-        let (record, _) = self
+        match self
             .refresh_locked(&name, &entry, RefreshMode::IfExpiring)
-            .await?;
-        Ok(record.tokens)
+            .await
+        {
+            Ok((fresh, _)) => Ok(fresh.tokens),
+            // A network failure, a server error or a timeout while the current access token
+            // has not actually expired yet: that token still works, so a blip costs nothing.
+            // A refusal (the refresh token is dead) is never papered over.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    oauth_primitives::ErrorCode::NetworkError
+                        | oauth_primitives::ErrorCode::Timeout
+                ) && !record
+                    .tokens
+                    .is_expired_with(Duration::ZERO, &*self.inner.clock) =>
+            {
+                let left = record.tokens.expires_at().map_or(0, |at| {
+                    at.saturating_sub(oauth_primitives::unix_seconds(self.now()))
+                });
+                warn!(
+                    provider = %name,
+                    error = %e,
+                    "refresh failed; using the current access token, valid for {left} s more"
+                );
+                Ok(record.tokens)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Runs a refresh grant now (unless another process just did one).

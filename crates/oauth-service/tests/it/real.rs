@@ -284,3 +284,52 @@ async fn discovery_with_an_issuer_path_and_a_confidential_client() {
     assert_eq!(err.code(), ErrorCode::AuthFailed, "{err}");
     assert!(err.to_string().contains("identical"), "{err}");
 }
+
+#[tokio::test]
+async fn a_dead_server_costs_nothing_while_the_access_token_still_works() {
+    if !peer::available() {
+        return;
+    }
+    let store = Arc::new(TestStore::default());
+    // 30 s tokens are inside the 60 s refresh buffer from the start: every call wants a
+    // refresh.
+    let r = rig(
+        &[("CH_TEST_AT_TTL", "30")],
+        Chromium::approve(),
+        store.clone(),
+        "ch-test",
+        no_env,
+    );
+    login(&r).await;
+    let at = r.svc.get_tokens(NAME).await.unwrap().access_token;
+    let Rig {
+        server, svc, home, ..
+    } = r;
+    drop(server);
+    let before = store.raw(NAME).unwrap();
+
+    // The authorization server is gone: the refresh fails, and the token, valid for about
+    // 30 s more, is served with a warning instead of an error. Nothing stored changes.
+    let served = svc.get_bearer_token(NAME).await.unwrap();
+    assert_eq!(served.expose_secret(), at.expose_secret());
+    assert_eq!(store.raw(NAME).unwrap(), before);
+    assert!(
+        crate::support::logs().contains("using the current access token"),
+        "the fallback is logged as a warning"
+    );
+    assert_not_logged(&[at.expose_secret().to_owned()]);
+
+    // Once the token has really expired, the same failure is an error.
+    let later = OAuthService::builder()
+        .store(store.clone())
+        .ch_home(home.path())
+        .env(no_env)
+        .clock(Arc::new(oauth_primitives::FixedClock(
+            std::time::SystemTime::now() + Duration::from_secs(120),
+        )))
+        .build()
+        .unwrap();
+    let err = later.get_bearer_token(NAME).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NetworkError, "{err}");
+    assert_eq!(store.raw(NAME).unwrap(), before);
+}

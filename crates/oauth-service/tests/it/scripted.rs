@@ -645,3 +645,33 @@ async fn logout_deletes_even_when_revocation_fails() {
     let again = svc.logout(NAME).await.unwrap();
     assert!(!again.logged_out && !again.revoked && again.revocation_error.is_none());
 }
+
+/// A stored record whose access token is still valid for 30 s (inside the refresh buffer).
+fn expiring_record() -> TokenRecord {
+    let mut r = expired_record();
+    r.tokens.issued_at = unix_seconds(SystemTime::now());
+    r.tokens.expires_in = Some(30);
+    r
+}
+
+#[tokio::test]
+async fn a_failing_refresh_serves_a_still_valid_token_but_a_refusal_is_an_error() {
+    // A server error: the token still works for 30 s, so it is served; nothing changes.
+    let server = Scripted::start(vec![typed(503, "text/html", "<h1>down</h1>")]);
+    let store = Arc::new(TestStore::default());
+    store.put(NAME, &expiring_record());
+    let before = store.raw(NAME).unwrap();
+    let svc = service(&server, &store);
+    let token = svc.get_bearer_token(NAME).await.unwrap();
+    assert_eq!(token.expose_secret(), "AT-old-0123456789");
+    assert_eq!(store.raw(NAME).unwrap(), before);
+    assert_eq!(server.requests().len(), 1, "the refresh was tried");
+
+    // invalid_grant: the refresh token is dead, which the user must hear about now.
+    let server = Scripted::start(vec![json(400, r#"{"error":"invalid_grant"}"#)]);
+    let store = Arc::new(TestStore::default());
+    store.put(NAME, &expiring_record());
+    let svc = service(&server, &store);
+    let err = svc.get_bearer_token(NAME).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::TokenRefreshFailed, "{err}");
+}
