@@ -202,9 +202,11 @@ fn apply(name: ProviderName, s: ProviderSection, existing: Option<Entry>) -> Res
         client_secret: None,
         client_auth: None,
         server_url: None,
+        client_id_given: false,
     });
     entry.source = ProviderSource::Config;
     entry.server_url = None;
+    entry.client_id_given = false;
     let p = &mut entry.provider;
     if let Some(v) = s.display_name {
         p.display_name = v;

@@ -53,6 +53,8 @@ pub(crate) struct Entry {
     pub(crate) client_auth: Option<ClientAuth>,
     /// The MCP server a discovered provider was logged in to by URL.
     pub(crate) server_url: Option<String>,
+    /// For such a provider: `client_id` was given with that login (`--client-id`).
+    pub(crate) client_id_given: bool,
 }
 
 impl std::fmt::Debug for Entry {
@@ -118,6 +120,7 @@ pub(crate) fn builtins() -> Vec<Entry> {
         client_secret: None,
         client_auth: Some(ClientAuth::Post),
         server_url: None,
+        client_id_given: false,
     };
 
     // Atlassian Cloud OAuth 2.0 (3LO): the audience is required, `prompt=consent` is what

@@ -294,6 +294,7 @@ impl OAuthServiceBuilder {
                     client_secret: None,
                     client_auth: None,
                     server_url: None,
+                    client_id_given: false,
                 },
             );
         }
@@ -520,7 +521,11 @@ impl OAuthService {
         if let Some(server_url) = entry.server_url.clone() {
             // A provider found by logging in to an MCP server by URL: discover again, so
             // changed endpoints, a forgotten registration and step-up scopes are handled as
-            // on the first login.
+            // on the first login. A client id given with that login is kept.
+            let mut options = options;
+            if options.client_id.is_none() && entry.client_id_given {
+                options.client_id.clone_from(&entry.client_id);
+            }
             let options = crate::McpAuthOptions {
                 auth: options,
                 name: Some(name.to_string()),

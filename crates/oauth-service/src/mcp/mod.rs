@@ -56,6 +56,8 @@ struct ClientIdentity {
     registration: Option<Registration>,
     /// That registration was stored by an earlier login (not made now).
     reused: bool,
+    /// `client_id` came with the call (`--client-id`).
+    given: bool,
 }
 
 /// The environment variable naming ch's OAuth Client ID Metadata Document (an https URL that
@@ -310,6 +312,7 @@ impl OAuthService {
             client_id,
             registration,
             reused,
+            given,
         } = self
             .client_identity(&ch_home, &name, &metadata, &options)
             .await?;
@@ -348,6 +351,7 @@ impl OAuthService {
             iss_parameter_supported: metadata.iss_parameter_supported,
             scopes,
             client_id: client_id.clone(),
+            client_id_given: given,
             client_auth,
             discovered_at: unix_seconds(self.now()),
         };
@@ -480,12 +484,13 @@ impl OAuthService {
         options: &McpAuthOptions,
     ) -> Result<ClientIdentity> {
         let var = format!("{}_CLIENT_ID", name.env_stem());
-        let explicit = options
+        let flag = options
             .auth
             .client_id
             .clone()
-            .filter(|s| !s.trim().is_empty())
-            .or_else(|| self.env_nonempty(&var));
+            .filter(|s| !s.trim().is_empty());
+        let given_id = flag.is_some();
+        let explicit = flag.or_else(|| self.env_nonempty(&var));
         let config = match self.config_path() {
             Some(path) => crate::config::mcp_client_config(path, name)?,
             None => crate::config::McpClientConfig::default(),
@@ -514,6 +519,7 @@ impl OAuthService {
                 client_id: id,
                 registration: None,
                 reused: false,
+                given: given_id,
             }
         } else if let Some(url) = metadata_document {
             // The server fetches ch's metadata document from this URL: nothing to register
@@ -523,6 +529,7 @@ impl OAuthService {
                 client_id: url,
                 registration: None,
                 reused: false,
+                given: false,
             }
         } else {
             let (r, reused) = self
@@ -532,6 +539,7 @@ impl OAuthService {
                 client_id: r.client_id.clone(),
                 registration: Some(r),
                 reused,
+                given: false,
             }
         };
         Ok(identity)

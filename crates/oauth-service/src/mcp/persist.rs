@@ -131,6 +131,10 @@ pub(crate) struct DiscoveredFile {
     pub(crate) iss_parameter_supported: bool,
     pub(crate) scopes: Vec<String>,
     pub(crate) client_id: String,
+    /// The client id was given with the login (`--client-id`), so a new login by name keeps
+    /// it; otherwise the next login chooses again (environment, config, registration).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) client_id_given: bool,
     /// `client_secret_basic` or `client_secret_post` when the registration has a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) client_auth: Option<String>,
@@ -171,6 +175,7 @@ impl DiscoveredFile {
             client_secret: secret,
             client_auth,
             server_url: Some(self.server_url.clone()),
+            client_id_given: self.client_id_given,
         }
     }
 }
@@ -333,6 +338,7 @@ mod tests {
             iss_parameter_supported: true,
             scopes: vec!["a".into()],
             client_id: "cid".into(),
+            client_id_given: false,
             client_auth: None,
             discovered_at: 1,
         }

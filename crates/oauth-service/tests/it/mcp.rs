@@ -812,3 +812,33 @@ async fn a_client_metadata_url_is_unused_where_unsupported_and_checked_everywher
     );
     assert!(abandoned.0.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_client_id_given_at_login_is_kept_when_logging_in_again_by_name() {
+    if !peer::available() {
+        return;
+    }
+    let r = rig();
+    let server_url = r.resource.url("/mcp");
+    let mut opts = options(Some("given"), &[]);
+    opts.auth.client_id = Some("ch-test".into());
+    let browser = Arc::new(Chromium::approve());
+    service(r.store.clone(), r.home.path(), browser.clone())
+        .authenticate_url(&server_url, opts)
+        .await
+        .unwrap();
+    browser.finish();
+
+    // No --client-id this time: the one given before, not a new registration.
+    let browser = Arc::new(Chromium::approve());
+    service(r.store.clone(), r.home.path(), browser.clone())
+        .authenticate("given", options(None, &[]).auth)
+        .await
+        .unwrap();
+    browser.finish();
+    assert_eq!(
+        query(&browser.urls.lock().unwrap()[0], "client_id").as_deref(),
+        Some("ch-test")
+    );
+    assert_eq!(r.server.count("registration", None).await, 0);
+}
