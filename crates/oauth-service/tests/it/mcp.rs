@@ -504,6 +504,24 @@ impl BrowserOpener for Abandoned {
     }
 }
 
+/// Logs in to `server_url` with a fresh service over `store` and `home`, approved in headless
+/// Chromium; the client id the authorization request named.
+async fn login_by_url(
+    store: Arc<dyn TokenStore>,
+    home: &Path,
+    server_url: &str,
+    opts: McpAuthOptions,
+) -> String {
+    let browser = Arc::new(Chromium::approve());
+    service(store, home, browser.clone())
+        .authenticate_url(server_url, opts)
+        .await
+        .unwrap();
+    browser.finish();
+    let url = browser.urls.lock().unwrap()[0].clone();
+    query(&url, "client_id").unwrap()
+}
+
 /// Replaces the client id (and secret) of the one stored registration.
 fn rewrite_registration(home: &Path, client_id: &str) -> std::path::PathBuf {
     let regs = files(&home.join("registrations"));
@@ -526,13 +544,13 @@ async fn a_forgotten_registration_is_explained_and_registering_again_replaces_it
     }
     let r = rig();
     let server_url = r.resource.url("/mcp");
-    let browser = Arc::new(Chromium::approve());
-    service(r.store.clone(), r.home.path(), browser.clone())
-        .authenticate_url(&server_url, options(None, &[]))
-        .await
-        .unwrap();
-    browser.finish();
-    let first = query(&browser.urls.lock().unwrap()[0], "client_id").unwrap();
+    let first = login_by_url(
+        r.store.clone(),
+        r.home.path(),
+        &server_url,
+        options(None, &[]),
+    )
+    .await;
 
     // The authorization server forgets the client (an in-memory server restarted, an admin
     // purged it): the stored registration now names a client it never issued.
@@ -573,16 +591,10 @@ async fn a_forgotten_registration_is_explained_and_registering_again_replaces_it
     );
 
     // Registering again replaces it, and the login works.
-    let browser = Arc::new(Chromium::approve());
     let mut opts = options(None, &[]);
     opts.register_again = true;
-    service(r.store.clone(), r.home.path(), browser.clone())
-        .authenticate_url(&server_url, opts)
-        .await
-        .unwrap();
-    browser.finish();
+    let second = login_by_url(r.store.clone(), r.home.path(), &server_url, opts).await;
     assert_eq!(r.server.count("registration", None).await, 2);
-    let second = query(&browser.urls.lock().unwrap()[0], "client_id").unwrap();
     assert!(second != first && second != "ch-forgotten-client");
     assert_eq!(stored_client_id(&path), second);
     let token = service(
@@ -615,12 +627,13 @@ async fn a_client_the_token_endpoint_refuses_is_forgotten_and_the_next_login_reg
     }
     let r = rig();
     let server_url = r.resource.url("/mcp");
-    let browser = Arc::new(Chromium::approve());
-    service(r.store.clone(), r.home.path(), browser.clone())
-        .authenticate_url(&server_url, options(None, &[]))
-        .await
-        .unwrap();
-    browser.finish();
+    login_by_url(
+        r.store.clone(),
+        r.home.path(),
+        &server_url,
+        options(None, &[]),
+    )
+    .await;
 
     // The server now demands authentication from the stored client, which has no secret:
     // it approves the login in the browser but refuses the code exchange (invalid_client).
@@ -644,14 +657,14 @@ async fn a_client_the_token_endpoint_refuses_is_forgotten_and_the_next_login_reg
     assert!(!path.exists(), "the refused registration is forgotten");
 
     // The same command again registers a new client and logs in.
-    let browser = Arc::new(Chromium::approve());
-    service(r.store.clone(), r.home.path(), browser.clone())
-        .authenticate_url(&server_url, options(None, &[]))
-        .await
-        .unwrap();
-    browser.finish();
+    let client_id = login_by_url(
+        r.store.clone(),
+        r.home.path(),
+        &server_url,
+        options(None, &[]),
+    )
+    .await;
     assert_eq!(r.server.count("registration", None).await, 2);
-    let client_id = query(&browser.urls.lock().unwrap()[0], "client_id").unwrap();
     assert_eq!(stored_client_id(&path), client_id);
 }
 
@@ -745,26 +758,14 @@ async fn a_client_metadata_document_is_the_client_id_where_the_server_supports_i
         format!("client_metadata_url = \"{}\"\n", host.client_id),
     )
     .unwrap();
-    let browser = Arc::new(Chromium::approve());
     let mut opts = options(None, &[]);
     opts.register_again = true;
-    service(store.clone(), home.path(), browser.clone())
-        .authenticate_url(&server_url, opts)
-        .await
-        .unwrap();
-    browser.finish();
+    let registered = login_by_url(store.clone(), home.path(), &server_url, opts).await;
     assert_eq!(server.count("registration", None).await, 1);
-    let registered = query(&browser.urls.lock().unwrap()[0], "client_id").unwrap();
     assert_ne!(registered, host.client_id);
-    let browser = Arc::new(Chromium::approve());
-    service(store.clone(), home.path(), browser.clone())
-        .authenticate_url(&server_url, options(None, &[]))
-        .await
-        .unwrap();
-    browser.finish();
     assert_eq!(
-        query(&browser.urls.lock().unwrap()[0], "client_id").as_deref(),
-        Some(host.client_id.as_str()),
+        login_by_url(store.clone(), home.path(), &server_url, options(None, &[])).await,
+        host.client_id,
         "the document again, ahead of the stored registration"
     );
 }
@@ -822,12 +823,7 @@ async fn a_client_id_given_at_login_is_kept_when_logging_in_again_by_name() {
     let server_url = r.resource.url("/mcp");
     let mut opts = options(Some("given"), &[]);
     opts.auth.client_id = Some("ch-test".into());
-    let browser = Arc::new(Chromium::approve());
-    service(r.store.clone(), r.home.path(), browser.clone())
-        .authenticate_url(&server_url, opts)
-        .await
-        .unwrap();
-    browser.finish();
+    login_by_url(r.store.clone(), r.home.path(), &server_url, opts).await;
 
     // No --client-id this time: the one given before, not a new registration.
     let browser = Arc::new(Chromium::approve());
