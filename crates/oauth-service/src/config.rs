@@ -48,7 +48,7 @@ pub(crate) fn check_client_metadata_url(raw: &str) -> Result<String, String> {
     if url.path() == "/" || url.path().is_empty() {
         return Err("it must have a path (such as /ch/client.json)".to_owned());
     }
-    if url.fragment().is_some() || raw.contains('#') {
+    if url.fragment().is_some() {
         return Err("it must not have a fragment".to_owned());
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -58,6 +58,23 @@ pub(crate) fn check_client_metadata_url(raw: &str) -> Result<String, String> {
         return Err("it must not contain . or .. segments".to_owned());
     }
     Ok(raw.to_owned())
+}
+
+impl ConfigFile {
+    /// The top-level `client_metadata_url`, checked; the error names the key.
+    fn client_metadata_url(&self) -> Result<Option<String>, String> {
+        self.client_metadata_url
+            .as_deref()
+            .map(|u| {
+                check_client_metadata_url(u).map_err(|e| {
+                    format!(
+                        "client_metadata_url {:?}: {e}",
+                        oauth_primitives::sanitize_for_terminal(u, 200)
+                    )
+                })
+            })
+            .transpose()
+    }
 }
 
 /// One `[mcp.NAME]` section: the pre-registered client to use when logging in to an MCP
@@ -96,14 +113,7 @@ struct ProviderSection {
 /// Returns a message naming the line and key on failure (the caller adds the path).
 pub(crate) fn merge(text: &str, entries: &mut BTreeMap<ProviderName, Entry>) -> Result<(), String> {
     let file: ConfigFile = toml::from_str(text).map_err(|e| describe(text, &e))?;
-    if let Some(u) = &file.client_metadata_url {
-        check_client_metadata_url(u).map_err(|e| {
-            format!(
-                "client_metadata_url {:?}: {e}",
-                oauth_primitives::sanitize_for_terminal(u, 200)
-            )
-        })?;
-    }
+    file.client_metadata_url()?;
     for (raw_name, section) in &file.mcp {
         ProviderName::new(raw_name).map_err(|e| format!("[mcp.{raw_name}]: {e}"))?;
         if section.client_id.trim().is_empty() {
@@ -153,15 +163,7 @@ pub(crate) fn mcp_client_config(
         message,
     };
     let file: ConfigFile = toml::from_str(&text).map_err(|e| invalid(describe(&text, &e)))?;
-    let client_metadata_url = match &file.client_metadata_url {
-        Some(u) => Some(check_client_metadata_url(u).map_err(|e| {
-            invalid(format!(
-                "client_metadata_url {:?}: {e}",
-                oauth_primitives::sanitize_for_terminal(u, 200)
-            ))
-        })?),
-        None => None,
-    };
+    let client_metadata_url = file.client_metadata_url().map_err(invalid)?;
     Ok(McpClientConfig {
         client_id: file
             .mcp
